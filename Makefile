@@ -1,0 +1,71 @@
+# Everything a person does with Sleutelbos. `make run` and `make test` work on a fresh machine with Python >= 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-postgres test-browser lint format migrations bench bench-full demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed-run
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
+
+## run: set up, migrate, load the demo world and serve on http://127.0.0.1:8000 (SQLite under var/)
+run: $(VENV)/.installed-run
+	$(BIN)/sleutelbos migrate --no-input
+	$(BIN)/sleutelbos demo
+	DEBUG=$${DEBUG:-1} $(BIN)/sleutelbos runserver $(HOST):$(PORT)
+
+## demo: load (or refresh) the demo world
+demo: $(VENV)/.installed-run
+	$(BIN)/sleutelbos migrate --no-input
+	$(BIN)/sleutelbos demo
+
+## test: set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise)
+test: $(VENV)/.installed-test
+	$(BIN)/pytest -q -m "not browser"
+
+## test-postgres: the suite against the PostgreSQL on 127.0.0.1:5432
+test-postgres: $(VENV)/.installed-test
+	DATABASE_URL=$${PG_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -m "not browser"
+
+## test-browser: browser tests in Chromium (needs /usr/bin/chromium)
+test-browser: $(VENV)/.installed-test
+	$(BIN)/pytest -q -m browser
+
+## lint: ruff, and no model change without its migration
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/sleutelbos makemigrations --check --dry-run
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+migrations: $(VENV)/.installed-test
+	$(BIN)/sleutelbos makemigrations
+
+## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded
+bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/decisions.py
+
+## bench-full: the same, with a 10M world as well
+bench-full: $(VENV)/.installed-bench
+	$(BIN)/python bench/decisions.py --sizes 10000,100000,1000000,10000000
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

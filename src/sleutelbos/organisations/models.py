@@ -1,0 +1,132 @@
+"""Organisations as the KvK (Chamber of Commerce) knows them, their branches and functionaries, and memberships."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from sleutelbos.catalogue.levels import Level, level_field
+from sleutelbos.organisations.identifiers import validate_branch_number, validate_kvk, validate_rsin
+
+
+class LegalForm(models.TextChoices):
+    EENMANSZAAK = "eenmanszaak", _("sole proprietorship (eenmanszaak)")
+    VOF = "vof", _("general partnership (vof)")
+    MAATSCHAP = "maatschap", _("partnership (maatschap)")
+    BV = "bv", _("private limited company (bv)")
+    NV = "nv", _("public limited company (nv)")
+    STICHTING = "stichting", _("foundation (stichting)")
+    VERENIGING = "vereniging", _("association (vereniging)")
+    COOPERATIE = "cooperatie", _("cooperative (coöperatie)")
+    PUBLIEKRECHTELIJK = "publiekrechtelijk", _("public-law body")
+    OTHER = "other", _("other")
+
+
+class Organisation(models.Model):
+    """A legal entity registered at the KvK, which people may represent."""
+
+    kvk = models.CharField(_("KvK number"), max_length=8, unique=True, validators=[validate_kvk])
+    rsin = models.CharField(_("RSIN"), max_length=9, blank=True, validators=[validate_rsin])
+    name = models.CharField(_("name"), max_length=200)
+    legal_form = models.CharField(_("legal form"), max_length=20, choices=LegalForm.choices, default=LegalForm.BV)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rsin"], condition=~models.Q(rsin=""), name="organisation_rsin_unique_when_set"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kvk})"
+
+
+class Branch(models.Model):
+    """A branch (vestiging) of an organisation, with its 12-digit branch number."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="branches", verbose_name=_("organisation")
+    )
+    number = models.CharField(_("branch number"), max_length=12, unique=True, validators=[validate_branch_number])
+    name = models.CharField(_("name"), max_length=200)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("branch")
+        verbose_name_plural = _("branches")
+        ordering = ["organisation__name", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.number})"
+
+
+class Authority(models.TextChoices):
+    """How a functionary may act for the organisation, per the KvK."""
+
+    ALONE = "alone", _("alone/independently authorized")
+    JOINT = "joint", _("jointly authorized")
+    RESTRICTED = "restricted", _("restricted authority")
+
+
+class Functionary(models.Model):
+    """A person the KvK register lists for an organisation (director, owner, proxy holder)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="functionaries", verbose_name=_("organisation")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    date_of_birth = models.DateField(_("date of birth"))
+    role = models.CharField(_("role"), max_length=100)
+    authority = models.CharField(_("authority"), max_length=20, choices=Authority.choices)
+
+    class Meta:
+        verbose_name = _("functionary")
+        verbose_name_plural = _("functionaries")
+        ordering = ["organisation__name", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(authority__in=Authority.values), name="functionary_authority_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.role} ({self.get_authority_display()})"
+
+
+class Membership(models.Model):
+    """A person belongs to an organisation; optionally as its mandate manager (machtigingenbeheerder) at a level."""
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="memberships",
+        verbose_name=_("person"),
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("organisation")
+    )
+    manager_level = level_field(verbose_name=_("mandate manager level"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["person", "organisation"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=models.Q(manager_level__isnull=True) | models.Q(manager_level__in=Level.values),
+                name="membership_manager_level_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} @ {self.organisation}"
+
+    @property
+    def is_manager(self) -> bool:
+        return self.manager_level is not None
