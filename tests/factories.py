@@ -56,7 +56,9 @@ def definition(
     )
 
 
-def instance(definition_: ServiceDefinition | None = None, *, index: int | None = None, **kwargs: Any) -> ServiceInstance:
+def instance(
+    definition_: ServiceDefinition | None = None, *, index: int | None = None, **kwargs: Any
+) -> ServiceInstance:
     definition_ = definition_ or definition(**kwargs)
     if index is None:
         index = ServiceInstance.objects.filter(provider=definition_.provider).count() + 1
@@ -77,7 +79,9 @@ def branch(organisation_: Organisation, *, number: str | None = None) -> Branch:
 
 def person(*, level: Level | str | None = Level.EH3, name: str | None = None, email: str | None = None) -> Person:
     n = next(_seq)
-    return person_create(actor=SYSTEM, name=name or f"Persoon {n}", email=email or f"persoon{n}@example.nl", level=level)
+    return person_create(
+        actor=SYSTEM, name=name or f"Persoon {n}", email=email or f"persoon{n}@example.nl", level=level
+    )
 
 
 def years_from_now(years: float) -> dt.datetime:

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "sleutelbos.identity",
     "sleutelbos.mandates",
     "sleutelbos.api",
+    "sleutelbos.portal",
+    "sleutelbos.demo",
 ]
 
 MIDDLEWARE = [

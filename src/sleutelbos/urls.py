@@ -1,9 +1,12 @@
 """Top-level URL configuration."""
 
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("sleutelbos.api.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("sleutelbos.portal.urls")),
 ]

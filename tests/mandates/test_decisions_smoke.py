@@ -1,8 +1,8 @@
 import pytest
 
+from sleutelbos.audit.services import SYSTEM
 from sleutelbos.mandates.decisions import decide
 from sleutelbos.mandates.services import Scope, mandate_revoke
-from sleutelbos.audit.services import SYSTEM
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

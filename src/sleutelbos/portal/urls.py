@@ -1,0 +1,3 @@
+"""The self-service site."""
+
+urlpatterns: list = []
