@@ -1,3 +1,9 @@
-"""The self-service site."""
+"""URLs of the self-service site."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from sleutelbos.portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+]
