@@ -6,3 +6,7 @@ class ApiConfig(AppConfig):
     name = "sleutelbos.api"
     label = "api"
     verbose_name = _("REST API")
+
+    def ready(self) -> None:
+        # Registers the token scheme with drf-spectacular.
+        from sleutelbos.api import schema  # noqa: F401
