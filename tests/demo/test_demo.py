@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from sleutelbos.audit.models import AuditEvent
 from sleutelbos.catalogue.levels import Level
@@ -22,8 +22,10 @@ pytestmark = pytest.mark.django_db
 
 
 def run_demo() -> str:
+    """Run ``sleutelbos demo`` in English (its output is read below) and return what it printed."""
     out = io.StringIO()
-    call_command("demo", stdout=out)
+    with translation.override("en"):
+        call_command("demo", stdout=out)
     return out.getvalue()
 
 
