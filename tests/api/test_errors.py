@@ -83,3 +83,24 @@ def test_the_schema_and_the_docs_are_public() -> None:
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")
     assert "/api/v1/schema/" in script.content.decode()
+
+
+def test_errors_the_views_did_not_translate_still_become_problems() -> None:
+    from django.core.exceptions import ValidationError as DjangoValidationError
+    from django.db import IntegrityError
+    from rest_framework.test import APIRequestFactory
+
+    from sleutelbos.api.errors import problem_exception_handler
+
+    context = {"request": APIRequestFactory().post("/api/v1/mandates"), "view": None}
+    plain = problem_exception_handler(DjangoValidationError("Not now."), context)
+    assert plain is not None
+    assert plain.status_code == 400
+    assert plain.data["errors"] == {"non_field_errors": ["Not now."]}
+    by_field = problem_exception_handler(DjangoValidationError({"valid_until": ["Too late."]}), context)
+    assert by_field.data["errors"] == {"valid_until": ["Too late."]}
+    conflict = problem_exception_handler(IntegrityError("duplicate key"), context)
+    assert conflict.status_code == 409
+    assert conflict.data["type"] == "urn:sleutelbos:problem:conflict"
+    assert "duplicate key" not in str(conflict.data)
+    assert problem_exception_handler(RuntimeError("bug"), context) is None

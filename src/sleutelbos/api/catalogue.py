@@ -101,13 +101,23 @@ class ServiceDefinitionSerializer(serializers.Serializer):
         return [instance.service_id for instance in definition.instances.all()]
 
 
+_DESCRIPTION_LENGTH = ServiceDefinition._meta.get_field("description_nl").max_length
+
+
+class DescriptionText(OptionalLocalisedText):
+    """A description in Dutch and English, each at most as long as the catalogue allows."""
+
+    nl = serializers.CharField(required=False, allow_blank=True, default="", max_length=_DESCRIPTION_LENGTH)
+    en = serializers.CharField(required=False, allow_blank=True, default="", max_length=_DESCRIPTION_LENGTH)
+
+
 class ServiceDefinitionCreate(serializers.Serializer):
     provider = ProviderReference(help_text=_("The OIN of the service provider."))
     uuid = serializers.UUIDField(
         required=False, help_text=_("The ServiceUUID; give another provider's to share its mandates. New if omitted.")
     )
     name = LocalisedText()
-    description = OptionalLocalisedText(required=False)
+    description = DescriptionText(required=False)
     level = LevelField()
     branch_restriction_allowed = serializers.BooleanField(required=False, default=False)
 
@@ -222,9 +232,14 @@ class ServiceDefinitionViewSet(ResourceViewSet):
         Without ``provider``, a ServiceUUID several providers define is answered for each definition: ``providers``
         lists the OINs whose definition the person may use.
         """
+        definitions = definitions_by_uuid(uuid, None)
         query = validated(HoldersQuery, request.query_params)
+        if query.get("provider") is not None:
+            definitions = [d for d in definitions if d.provider == query["provider"]]
+            if not definitions:
+                raise not_found(ServiceDefinition, "uuid", uuid)
         found: dict[tuple[int, int | None], dict[str, Any]] = {}
-        for definition in definitions_by_uuid(uuid, query.get("provider")):
+        for definition in definitions:
             for holder in holders_for(query["organisation"], definition):
                 intermediary = holder.intermediary
                 entry = found.setdefault(

@@ -55,12 +55,25 @@ class Conflict(exceptions.APIException):
 
 
 def _plain(detail: Any) -> Any:
-    """ErrorDetail trees as plain JSON: strings, lists and dicts with string keys."""
+    """ErrorDetail trees as plain JSON: dicts with string keys down to lists of messages (a lone message too)."""
     if isinstance(detail, dict):
         return {str(key): _plain(value) for key, value in detail.items()}
     if isinstance(detail, list | tuple):
         return [_plain(item) for item in detail]
     return str(detail)
+
+
+def _errors(detail: Any) -> dict[str, Any]:
+    """The ``errors`` member: every field's messages as a list, nested fields as objects."""
+    if isinstance(detail, dict):
+        return {
+            str(key): _errors(value) if isinstance(value, dict) else _messages(value) for key, value in detail.items()
+        }
+    return {api_settings.NON_FIELD_ERRORS_KEY: _messages(detail)}
+
+
+def _messages(detail: Any) -> list[Any]:
+    return _plain(detail) if isinstance(detail, list | tuple) else [str(detail)]
 
 
 def _paths(errors: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -91,10 +104,7 @@ def problem(exc: exceptions.APIException, path: str) -> dict[str, Any]:
         "status": status_code,
     }
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail
-        if not isinstance(detail, dict):
-            detail = {api_settings.NON_FIELD_ERRORS_KEY: detail if isinstance(detail, list) else [detail]}
-        errors = _plain(detail)
+        errors = _errors(exc.detail)
         body["detail"] = str(_("Check these fields: %(fields)s.") % {"fields": ", ".join(_paths(errors))})
         body["errors"] = errors
     else:

@@ -102,7 +102,7 @@ class Reference(serializers.SlugRelatedField):
     """A row given by a natural key; a malformed key fails the model field's validation, an unknown one is named."""
 
     default_error_messages = {
-        "does_not_exist": _("There is no {thing} with {key} {value}."),
+        "does_not_exist": _("There is no {thing} with {name} {value}."),
         "invalid": _("Give a value, not a list or an object."),
     }
 
@@ -122,7 +122,7 @@ class Reference(serializers.SlugRelatedField):
         try:
             return self.get_queryset().get(**{self.slug_field: value})
         except ObjectDoesNotExist:
-            self.fail("does_not_exist", thing=model._meta.verbose_name, key=field.verbose_name, value=value)
+            self.fail("does_not_exist", thing=model._meta.verbose_name, name=field.verbose_name, value=value)
             raise  # pragma: no cover (fail raises)
 
 
