@@ -25,7 +25,7 @@ _seq = itertools.count(1)
 
 def valid_rsin(seed: int) -> str:
     """A 9-digit number passing the eleven-test, derived from ``seed``."""
-    for candidate in itertools.count(seed * 10):
+    for candidate in itertools.count(seed * 100):
         text = f"{candidate % 10**9:09d}"
         weights = (9, 8, 7, 6, 5, 4, 3, 2, -1)
         if text != "000000000" and sum(int(d) * w for d, w in zip(text, weights, strict=True)) % 11 == 0:

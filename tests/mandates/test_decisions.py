@@ -692,3 +692,13 @@ def test_decide_uses_at_most_five_queries_however_many_mandates_exist(django_ass
         assert codes(decide(person, org, service, intermediary=intermediary)) == ["mandate_level_too_low"] * 8
     with django_assert_max_num_queries(5):
         assert decide(person.pk, org.pk, service.definition, intermediary=intermediary.pk, level=Level.EH2).allowed
+
+
+def test_a_suspended_means_below_the_level_asked_gives_both_reasons() -> None:
+    service = f.instance(level="EH3")
+    org = f.organisation()
+    person = f.person(level="EH3")
+    f.mandate(person, org, level="EH3")
+    means_change_level(actor=SYSTEM, person=person, level="EH2")
+    means_set_status(actor=SYSTEM, person=person, status=MeansStatus.SUSPENDED)
+    assert codes(decide(person, org, service)) == ["means_inactive", "means_level_too_low"]

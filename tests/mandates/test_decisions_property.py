@@ -117,7 +117,7 @@ def naive_decision(world: World) -> tuple[bool, set[str], set[int], set[int], se
     if world.means is None or world.means[1] != "active":
         reasons.add("means_inactive")
         blocking = True
-    elif world.means[0] < asked:
+    if world.means is not None and world.means[0] < asked:
         reasons.add("means_level_too_low")
         blocking = True
     if world.asked_branch is not None:

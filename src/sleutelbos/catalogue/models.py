@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from sleutelbos.catalogue.levels import Level, level_field
 
-oin_validator = RegexValidator(r"^\d{20}\Z", _("An OIN is exactly 20 digits."), code="invalid_oin")
+oin_validator = RegexValidator(r"^[0-9]{20}\Z", _("An OIN is exactly 20 digits."), code="invalid_oin")
 
 BRANCH_RESTRICTION = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
 KVK_IDENTIFIER = "urn:etoegang:1.9:EntityConcernedID:KvKnr"
@@ -77,8 +77,12 @@ class ServiceDefinition(LocalisedNameMixin, models.Model):
     uuid = models.UUIDField(_("ServiceUUID"), default=uuid.uuid4, db_index=True)
     name_nl = models.CharField(_("name (Dutch)"), max_length=64)
     name_en = models.CharField(_("name (English)"), max_length=64, blank=True)
-    description_nl = models.TextField(_("description (Dutch)"), max_length=1024, blank=True)
-    description_en = models.TextField(_("description (English)"), max_length=1024, blank=True)
+    description_nl = models.TextField(
+        _("description (Dutch)"), max_length=1024, blank=True, validators=[MaxLengthValidator(1024)]
+    )
+    description_en = models.TextField(
+        _("description (English)"), max_length=1024, blank=True, validators=[MaxLengthValidator(1024)]
+    )
     level = level_field(verbose_name=_("required level"))
     entity_concerned_types = models.JSONField(
         _("allowed entity-concerned identifier sets"),

@@ -243,7 +243,7 @@ def evaluate(
 
     if means is None or means.status != MeansStatus.ACTIVE:
         reasons.append(Reason("means_inactive", {"status": means.status if means else None}))
-    elif means.level < asked:
+    if means is not None and means.level < asked:
         reasons.append(Reason("means_level_too_low", {"means_level": means.level, "level": asked}))
 
     if branch is not None and organisation_branches is not None and branch not in organisation_branches:

@@ -22,6 +22,13 @@ class ScopeKind(models.TextChoices):
     SERVICES = "services", _("chosen services")
 
 
+class GrantQuerySet(models.QuerySet):
+    """Mandates are never deleted: decisions and the audit log refer to them. They are revoked instead."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise models.ProtectedError(_("Mandates are never deleted; revoke them instead."), set(self))
+
+
 class Grant(models.Model):
     """What a mandate and a chain mandate share: scope kind, level, validity, revocation."""
 
@@ -34,8 +41,13 @@ class Grant(models.Model):
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.CharField(_("revoked by"), max_length=200, blank=True)
 
+    objects = GrantQuerySet.as_manager()
+
     class Meta:
         abstract = True
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise models.ProtectedError(_("Mandates are never deleted; revoke them instead."), {self})
 
     @property
     def is_revoked(self) -> bool:

@@ -7,9 +7,9 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-_KVK = re.compile(r"^\d{8}\Z")
-_RSIN = re.compile(r"^\d{9}\Z")
-_BRANCH = re.compile(r"^\d{12}\Z")
+_KVK = re.compile(r"^[0-9]{8}\Z")
+_RSIN = re.compile(r"^[0-9]{9}\Z")
+_BRANCH = re.compile(r"^[0-9]{12}\Z")
 
 
 def rsin_passes_eleven_test(value: str) -> bool:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from sleutelbos.audit.services import Actor, audit_record
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.identity.models import Person
 from sleutelbos.organisations.models import Authority, Branch, Functionary, LegalForm, Membership, Organisation
-from sleutelbos.validation import full_clean
+from sleutelbos.validation import fail, full_clean
 
 
 @transaction.atomic
@@ -18,6 +19,8 @@ def organisation_create(
     *, actor: Actor, kvk: str, name: str, rsin: str = "", legal_form: str = LegalForm.BV
 ) -> Organisation:
     """Register an organisation by its KvK number."""
+    if rsin and Organisation.objects.filter(rsin=rsin).exists():
+        raise fail("rsin", _("An organisation with this RSIN is already registered."), code="unique")
     organisation = Organisation(kvk=kvk, rsin=rsin, name=name, legal_form=legal_form)
     full_clean(organisation)
     organisation.save()
