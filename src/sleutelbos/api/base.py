@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from sleutelbos.api.errors import PROBLEM_JSON
+from sleutelbos.api.fields import unknown
 from sleutelbos.audit.services import Actor
 
 
@@ -31,11 +32,7 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
 
 def not_found(model: type[models.Model], key: str, value: object) -> exceptions.NotFound:
     """A 404 that says which thing was asked and not found."""
-    field = model._meta.pk if key == "pk" else model._meta.get_field(key)
-    return exceptions.NotFound(
-        _("There is no %(thing)s with %(key)s %(value)s.")
-        % {"thing": model._meta.verbose_name, "key": field.verbose_name, "value": value}
-    )
+    return exceptions.NotFound(unknown(model, key, value))
 
 
 class Problem(serializers.Serializer):

@@ -23,6 +23,7 @@ from sleutelbos.api.fields import (
     OrganisationReference,
     ProviderReference,
     instance_by_service_id,
+    unknown_service_id,
 )
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
 from sleutelbos.catalogue.services import (
@@ -327,7 +328,7 @@ class ServiceInstanceViewSet(ResourceViewSet):
         service_id = self.kwargs["service_id"]
         instance = instance_by_service_id(service_id)
         if instance is None:
-            raise exceptions.NotFound(_("There is no service instance with ServiceID %(id)s.") % {"id": service_id})
+            raise exceptions.NotFound(unknown_service_id(service_id))
         return instance
 
     @extend_schema(request=ServiceInstanceCreate, responses={201: ServiceInstanceSerializer, **problems(400)})

@@ -23,6 +23,7 @@ from sleutelbos.api.fields import (
     OrganisationReference,
     PersonReference,
     instance_by_service_id,
+    unknown_service_id,
 )
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance
 from sleutelbos.mandates.decisions import decide
@@ -37,9 +38,7 @@ class ServiceReference(serializers.CharField):
         if text.startswith("urn:"):
             instance = instance_by_service_id(text)
             if instance is None:
-                raise serializers.ValidationError(
-                    _("There is no service instance with ServiceID %(id)s.") % {"id": text}, code="unknown"
-                )
+                raise serializers.ValidationError(unknown_service_id(text), code="unknown")
             return instance
         try:
             uuid = UUID(text)

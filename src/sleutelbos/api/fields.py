@@ -46,14 +46,11 @@ _LEVEL_VALUES = [level.label for level in Level] + [level.uri for level in Level
 class LevelField(serializers.Field):
     """A level of assurance: "EH3" or its URI in, "EH3" out."""
 
-    default_error_messages = {"invalid": _("“{value}” is not a level of assurance; use EH2, EH2+, EH3 or EH4.")}
-
     def to_internal_value(self, data: Any) -> Level:
         try:
             return Level.parse(data)
-        except ValueError:
-            self.fail("invalid", value=data)
-            raise  # pragma: no cover (fail raises)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error), code="invalid") from None
 
     def to_representation(self, value: int) -> str:
         return Level(value).label
@@ -98,13 +95,20 @@ class LocalisedField(serializers.Field):
         return {"nl": getattr(value, f"{self.prefix}_nl"), "en": getattr(value, f"{self.prefix}_en")}
 
 
+def unknown(model: type[models.Model], key: str, value: object) -> str:
+    """The message for a reference to a row that does not exist: "There is no organisation with KvK number …"."""
+    field = model._meta.pk if key == "pk" else model._meta.get_field(key)
+    return _("There is no %(thing)s with %(key)s %(value)s.") % {
+        "thing": model._meta.verbose_name,
+        "key": field.verbose_name,
+        "value": value,
+    }
+
+
 class Reference(serializers.SlugRelatedField):
     """A row given by a natural key; a malformed key fails the model field's validation, an unknown one is named."""
 
-    default_error_messages = {
-        "does_not_exist": _("There is no {thing} with {name} {value}."),
-        "invalid": _("Give a value, not a list or an object."),
-    }
+    default_error_messages = {"invalid": _("Give a value, not a list or an object.")}
 
     def __init__(self, model: type[models.Model], key: str, **kwargs: Any) -> None:
         kwargs.setdefault("queryset", model._default_manager.all())
@@ -122,8 +126,7 @@ class Reference(serializers.SlugRelatedField):
         try:
             return self.get_queryset().get(**{self.slug_field: value})
         except ObjectDoesNotExist:
-            self.fail("does_not_exist", thing=model._meta.verbose_name, name=field.verbose_name, value=value)
-            raise  # pragma: no cover (fail raises)
+            raise serializers.ValidationError(unknown(model, self.slug_field, value), code="does_not_exist") from None
 
 
 class ProviderReference(Reference):
@@ -223,3 +226,8 @@ def instance_by_service_id(service_id: str) -> ServiceInstance | None:
         .filter(provider__oin=match["oin"], index=int(match["index"]))
         .first()
     )
+
+
+def unknown_service_id(service_id: str) -> str:
+    """The message for a ServiceID that names no service instance."""
+    return _("There is no service instance with ServiceID %(id)s.") % {"id": service_id}
