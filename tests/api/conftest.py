@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from sleutelbos.api.models import ApiToken
-from sleutelbos.audit.services import SYSTEM
-from sleutelbos.organisations.models import Organisation
-from sleutelbos.organisations.services import organisation_create
 
 PROBLEM_JSON = "application/problem+json"
-_seq = itertools.count(1)
 
 
 @pytest.fixture
@@ -52,11 +47,3 @@ def problem(response: Any, status: int, *fields: str) -> dict[str, Any]:
         assert node
         assert all(isinstance(message, str) and message for message in node)
     return body
-
-
-def organisation(*, kvk: str | None = None, name: str | None = None, rsin: str = "") -> Organisation:
-    """An organisation, without an RSIN unless given (tests.factories.organisation may repeat RSINs)."""
-    n = next(_seq)
-    return organisation_create(
-        actor=SYSTEM, kvk=kvk or f"{60_000_000 + n:08d}", rsin=rsin, name=name or f"Organisatie {n} B.V."
-    )

@@ -11,7 +11,7 @@ from sleutelbos.audit.models import AuditEvent
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
 from sleutelbos.mandates.services import Scope
 from tests import factories as f
-from tests.api.conftest import organisation, problem
+from tests.api.conftest import problem
 
 pytestmark = pytest.mark.django_db
 
@@ -244,8 +244,8 @@ def test_list_instances_with_filters_and_unknown_service_ids(api: APIClient) -> 
 
 def test_holders_of_a_service_for_an_organisation(api: APIClient) -> None:
     definition = f.definition(f.provider(oin=OIN), level="EH3")
-    client = organisation(kvk="12345678")
-    accountant = organisation(kvk="87654321")
+    client = f.organisation(kvk="12345678")
+    accountant = f.organisation(kvk="87654321")
     direct = f.person(name="Anna", level="EH3")
     through_accountant = f.person(name="Bram", level="EH4")
     too_low = f.person(name="Cees", level="EH2")
@@ -266,7 +266,7 @@ def test_holders_of_a_shared_uuid_are_answered_per_definition(api: APIClient) ->
     shared = uuid.uuid4()
     strict = f.definition(f.provider(oin=OIN), uuid=shared, level="EH4")
     lenient = f.definition(uuid=shared, level="EH2")
-    org = organisation(kvk="12345678")
+    org = f.organisation(kvk="12345678")
     person = f.person(name="Anna", level="EH3")
     f.mandate(person, org, scope=Scope.of_services(shared), level="EH3")
     url = f"/api/v1/service-definitions/{shared}/holders?organisation=12345678"

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from sleutelbos.mandates.services import Scope
 from tests import factories as f
-from tests.api.conftest import organisation, problem
+from tests.api.conftest import problem
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +21,8 @@ def world() -> dict:
     instance = f.instance(level="EH3", branch_restriction_allowed=True)
     return {
         "instance": instance,
-        "org": organisation(kvk="12345678"),
-        "accountant": organisation(kvk="87654321"),
+        "org": f.organisation(kvk="12345678"),
+        "accountant": f.organisation(kvk="87654321"),
         "person": f.person(level="EH3"),
     }
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from sleutelbos.audit.models import AuditEvent
 from sleutelbos.mandates.models import ChainMandate, Mandate
 from tests import factories as f
-from tests.api.conftest import organisation, problem
+from tests.api.conftest import problem
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +24,12 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 def world() -> dict:
     provider = f.provider(oin="00000001000000000001")
     definition = f.definition(provider, level="EH3", branch_restriction_allowed=True)
-    org = organisation(kvk="12345678")
+    org = f.organisation(kvk="12345678")
     return {
         "provider": provider,
         "definition": definition,
         "org": org,
-        "accountant": organisation(kvk="87654321"),
+        "accountant": f.organisation(kvk="87654321"),
         "person": f.person(level="EH3"),
         "branch": f.branch(org, number="000012345678"),
     }
@@ -97,7 +97,7 @@ def test_a_branch_restricted_mandate(api: APIClient, world: dict) -> None:
     response = api.post("/api/v1/mandates", grant(world, branch="000012345678"))
     assert response.status_code == 201, response.content
     assert response.json()["branch"] == "000012345678"
-    other_org = organisation()
+    other_org = f.organisation()
     f.branch(other_org, number="000099999999")
     problem(api.post("/api/v1/mandates", grant(world, branch="000099999999")), 400, "branch")
 

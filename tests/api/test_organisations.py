@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from sleutelbos.organisations.models import Organisation
 from tests import factories as f
-from tests.api.conftest import organisation, problem
+from tests.api.conftest import problem
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def test_register_an_organisation(api: APIClient) -> None:
 
 
 def test_retrieve_an_organisation_with_its_branches(api: APIClient) -> None:
-    org = organisation(kvk="12345678", name="Jansen")
+    org = f.organisation(kvk="12345678", name="Jansen")
     f.branch(org, number="000012345678")
     body = api.get("/api/v1/organisations/12345678").json()
     assert body["name"] == "Jansen"
@@ -52,22 +52,23 @@ def test_bad_organisation_input_names_the_field(api: APIClient, change: dict, fi
 
 
 def test_kvk_and_rsin_are_registered_once(api: APIClient) -> None:
-    organisation(kvk="12345678", rsin=RSIN)
+    existing = f.organisation(kvk="12345678")
     problem(api.post("/api/v1/organisations", {"kvk": "12345678", "name": "Dubbel"}), 400, "kvk")
-    problem(api.post("/api/v1/organisations", {"kvk": "11111111", "rsin": RSIN, "name": "X"}), 400, "rsin")
+    body = {"kvk": "11111111", "rsin": existing.rsin, "name": "X"}
+    problem(api.post("/api/v1/organisations", body), 400, "rsin")
     assert Organisation.objects.count() == 1
 
 
 def test_list_organisations_filtered_by_name(api: APIClient) -> None:
-    organisation(name="Bakkerij Jansen B.V.")
-    organisation(name="Accountants De Vries")
+    f.organisation(name="Bakkerij Jansen B.V.")
+    f.organisation(name="Accountants De Vries")
     results = api.get("/api/v1/organisations?name=jansen").json()["results"]
     assert [o["name"] for o in results] == ["Bakkerij Jansen B.V."]
 
 
 def test_lists_are_paginated(api: APIClient) -> None:
     for _ in range(3):
-        organisation()
+        f.organisation()
     page = api.get("/api/v1/organisations?page_size=2").json()
     assert page["count"] == 3
     assert len(page["results"]) == 2

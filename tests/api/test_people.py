@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from sleutelbos.identity.models import Person
 from sleutelbos.mandates.services import Scope
 from tests import factories as f
-from tests.api.conftest import organisation, problem
+from tests.api.conftest import problem
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def test_access_lists_every_service_the_person_may_use_for_the_organisation(api:
     f.instance(f.definition(tax, level="EH4", name="Geheim"), index=2)
     deed = f.instance(f.definition(land, level="EH2", name="Inzage"), index=1)
     f.instance(f.definition(land, level="EH3", name="Overdracht"), index=2)
-    org = organisation(kvk="12345678")
+    org = f.organisation(kvk="12345678")
     person = f.person(level="EH3")
     f.mandate(person, org, scope=Scope.of_providers(tax))
     f.mandate(person, org, scope=Scope.of_services(deed.definition.uuid), level="EH2")
@@ -91,14 +91,14 @@ def test_access_lists_every_service_the_person_may_use_for_the_organisation(api:
             "level": "EH2",
         },
     ]
-    organisation(kvk="87654321")
+    f.organisation(kvk="87654321")
     assert api.get(f"/api/v1/people/{person.pk}/access?organisation=87654321").json() == []
 
 
 def test_access_through_an_intermediary(api: APIClient) -> None:
     service = f.instance(level="EH3")
-    client = organisation(kvk="12345678")
-    accountant = organisation(kvk="87654321")
+    client = f.organisation(kvk="12345678")
+    accountant = f.organisation(kvk="87654321")
     person = f.person(level="EH3")
     f.mandate(person, accountant)
     url = f"/api/v1/people/{person.pk}/access?organisation=12345678&intermediary=87654321"
@@ -109,7 +109,7 @@ def test_access_through_an_intermediary(api: APIClient) -> None:
 
 def test_access_needs_a_known_person_and_organisation(api: APIClient) -> None:
     person = f.person()
-    organisation(kvk="12345678")
+    f.organisation(kvk="12345678")
     problem(api.get("/api/v1/people/999999/access?organisation=12345678"), 404)
     problem(api.get(f"/api/v1/people/{person.pk}/access"), 400, "organisation")
     problem(api.get(f"/api/v1/people/{person.pk}/access?organisation=99999999"), 400, "organisation")

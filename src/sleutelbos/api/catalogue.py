@@ -102,23 +102,13 @@ class ServiceDefinitionSerializer(serializers.Serializer):
         return [instance.service_id for instance in definition.instances.all()]
 
 
-_DESCRIPTION_LENGTH = ServiceDefinition._meta.get_field("description_nl").max_length
-
-
-class DescriptionText(OptionalLocalisedText):
-    """A description in Dutch and English, each at most as long as the catalogue allows."""
-
-    nl = serializers.CharField(required=False, allow_blank=True, default="", max_length=_DESCRIPTION_LENGTH)
-    en = serializers.CharField(required=False, allow_blank=True, default="", max_length=_DESCRIPTION_LENGTH)
-
-
 class ServiceDefinitionCreate(serializers.Serializer):
     provider = ProviderReference(help_text=_("The OIN of the service provider."))
     uuid = serializers.UUIDField(
         required=False, help_text=_("The ServiceUUID; give another provider's to share its mandates. New if omitted.")
     )
     name = LocalisedText()
-    description = DescriptionText(required=False)
+    description = OptionalLocalisedText(required=False)
     level = LevelField()
     branch_restriction_allowed = serializers.BooleanField(required=False, default=False)
 

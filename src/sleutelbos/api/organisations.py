@@ -68,7 +68,6 @@ class OrganisationViewSet(ResourceViewSet):
     @extend_schema(request=OrganisationCreate, responses={201: OrganisationSerializer, **problems(400)})
     def create(self, request: Request) -> Response:
         data = validated(OrganisationCreate, request.data)
-        # The one rule about several rows: an RSIN belongs to one organisation.
-        with service_errors({"__all__": "rsin"}):
+        with service_errors():
             organisation = organisation_create(actor=actor_of(request), **data)
         return self.answer(organisation, created=True)
