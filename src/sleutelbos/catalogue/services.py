@@ -78,7 +78,7 @@ def service_instance_create(
     service_url: str = "",
     privacy_policy_url: str = "",
 ) -> ServiceInstance:
-    """Publish an instance (loket) of a definition under the next free or the given index of its provider."""
+    """Publish an instance (loket) of a definition under the given index (unique per provider, at least 1)."""
     instance = ServiceInstance(
         provider=definition.provider,
         definition=definition,

@@ -68,8 +68,10 @@ class Scope:
                     _("These services are not in the catalogue: %(uuids)s.") % {"uuids": ", ".join(unknown)},
                     code="unknown_service",
                 )
-        if self.kind == ScopeKind.ALL and (self.providers or self.services):
-            raise fail("scope", _("A scope of all services names no providers or services."))
+        if self.kind != ScopeKind.PROVIDERS and self.providers:
+            raise fail("scope", _("Only a scope of all services of chosen providers names providers."))
+        if self.kind != ScopeKind.SERVICES and self.services:
+            raise fail("scope", _("Only a scope of chosen services names services."))
 
     def describe(self) -> dict[str, Any]:
         """The scope as plain data, for the audit log and the API."""
