@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-postgres test-browser lint format migrations bench bench-full demo clean
+.PHONY: messages run test test-postgres test-browser lint format migrations bench bench-full demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ format: $(VENV)/.installed-test
 
 migrations: $(VENV)/.installed-test
 	$(BIN)/sleutelbos makemigrations
+
+## messages: collect translatable strings into the Dutch catalogue and compile it (needs GNU gettext)
+messages: $(VENV)/.installed-test
+	cd src/sleutelbos && ../../$(BIN)/sleutelbos makemessages -l nl --no-location --no-obsolete
+	cd src/sleutelbos && ../../$(BIN)/sleutelbos compilemessages -l nl
 
 ## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded
 bench: $(VENV)/.installed-bench
