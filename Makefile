@@ -64,8 +64,8 @@ migrations: $(VENV)/.installed-test
 
 ## messages: collect translatable strings into the Dutch catalogue and compile it (needs GNU gettext)
 messages: $(VENV)/.installed-test
-	cd src/sleutelbos && ../../$(BIN)/sleutelbos makemessages -l nl --no-location --no-obsolete
-	cd src/sleutelbos && ../../$(BIN)/sleutelbos compilemessages -l nl
+	cd src/sleutelbos && SLEUTELBOS_VAR_DIR=$(CURDIR)/var ../../$(BIN)/sleutelbos makemessages -l nl --no-location --no-obsolete
+	cd src/sleutelbos && SLEUTELBOS_VAR_DIR=$(CURDIR)/var ../../$(BIN)/sleutelbos compilemessages -l nl
 
 ## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded
 bench: $(VENV)/.installed-bench
