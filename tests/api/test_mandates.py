@@ -142,7 +142,7 @@ def test_bad_mandate_input_names_the_field(api: APIClient, world: dict, change: 
 def test_a_holder_without_means_gets_no_mandate(api: APIClient, world: dict) -> None:
     without = f.person(level=None)
     body = problem(api.post("/api/v1/mandates", grant(world, holder=without.pk)), 400, "holder")
-    assert "means" in body["errors"]["holder"][0]
+    assert "eHerkenningsmiddel" in body["errors"]["holder"][0]
 
 
 def test_revoke_a_mandate_once(api: APIClient, world: dict) -> None:
