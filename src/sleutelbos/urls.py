@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("sleutelbos.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("account/", include("sleutelbos.identity.urls")),
     path("", include("sleutelbos.portal.urls")),
 ]
