@@ -110,7 +110,10 @@ class CasbinPeer:
             for person, (level, status) in enumerate(world.means)
             if person and status == MeansStatus.ACTIVE
         ]
-        self.enforcer.add_grouping_policies([list(link) for link in LEVEL_ROLES] + means)
+        # Likewise straight into the model, then one build of the role links: add_grouping_policies checks every
+        # new link against a plain list of all links, which is quadratic too.
+        self.enforcer.get_model().model["g"]["g"].policy.extend([list(link) for link in LEVEL_ROLES] + means)
+        self.enforcer.build_role_links()
         self.policy_count = len(policies) + len(means)
 
     def prepare(self, query: Query) -> tuple[tuple[str, ...], tuple[str, ...] | None]:

@@ -249,6 +249,7 @@ def run_size(size: int, args: argparse.Namespace, now: dt.datetime) -> tuple[lis
         print(f"   PyCasbin loaded {peer.policy_count} policies in {build['casbin_s']:.1f} s", flush=True)
         result, outcomes = measure(peer.decide, [peer.prepare(q) for q in warm], [peer.prepare(q) for q in timed])
         rows.append({"size": size, "engine": "PyCasbin", **result, "agree": agreement(outcomes, expected)})
+        print(f"   PyCasbin: p99 {result['p99_us']:.0f} µs, {result['decisions_per_s']:.0f}/s", flush=True)
         del peer
 
     if not args.no_spicedb:
@@ -279,6 +280,7 @@ def run_size(size: int, args: argparse.Namespace, now: dt.datetime) -> tuple[lis
             finally:
                 spicedb.close()
             rows.append({"size": size, "engine": "SpiceDB", **result, "agree": agreement(outcomes, expected[:count])})
+            print(f"   SpiceDB: p99 {result['p99_us']:.0f} µs, {result['decisions_per_s']:.0f}/s", flush=True)
 
     ours = rows[0]["decisions_per_s"]
     for row in rows:

@@ -298,11 +298,16 @@ def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
     PostgreSQL: COPY. Other databases: ``executemany`` in batches of 20 000. Returns the number of rows.
     """
     meta = model._meta
-    columns = [meta.get_field(name).column for name in fields]
-    converters = [_converter(meta.get_field(name)) for name in fields]
+    # Every other column gets its model default, so a field added to the model later needs no change here.
+    others = [f for f in meta.concrete_fields if f.attname not in fields and not f.primary_key]
+    defaults = tuple(f.get_default() for f in others)
+    given = [meta.get_field(name) for name in fields]
+    columns = [f.column for f in (*given, *others)]
+    converters = [_converter(f) for f in (*given, *others)]
     convert = any(converters)
 
     def prepared(row: Sequence[Any]) -> Sequence[Any]:
+        row = (*row, *defaults) if defaults else row
         if not convert:
             return row
         return [c(v) if c else v for c, v in zip(converters, row, strict=True)]
@@ -315,7 +320,7 @@ def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row((*row, *defaults))
                     written += 1
             return written
         sql = f"INSERT INTO {table} ({column_list}) VALUES ({', '.join(['%s'] * len(columns))})"
