@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sleutelbos.identity.sessions.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -117,6 +118,8 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+LOGIN_URL = "identity:login"
+LOGIN_REDIRECT_URL = "identity:account"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -140,6 +143,20 @@ SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
+# Sessions live at most 12 hours and end after 30 minutes without a request (OWASP ASVS 3.3, level 2);
+# SessionLimitsMiddleware enforces both, the cookie ends with the browser.
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SLEUTELBOS_SESSION_IDLE_SECONDS = int(os.environ.get("SLEUTELBOS_SESSION_IDLE_SECONDS", str(30 * 60)))
+SLEUTELBOS_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SLEUTELBOS_SESSION_ABSOLUTE_SECONDS", str(12 * 3600)))
+# Failed logins allowed per hour (ASVS 2.2.1), per account and per client address.
+SLEUTELBOS_LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("SLEUTELBOS_LOGIN_FAILURES_PER_ACCOUNT", "100"))
+SLEUTELBOS_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("SLEUTELBOS_LOGIN_FAILURES_PER_ADDRESS", "300"))
+# Days an activation link works.
+SLEUTELBOS_ACTIVATION_DAYS = int(os.environ.get("SLEUTELBOS_ACTIVATION_DAYS", "7"))
+# WebAuthn relying party; empty: the host name the browser used.
+SLEUTELBOS_WEBAUTHN_RP_ID = os.environ.get("SLEUTELBOS_WEBAUTHN_RP_ID", "")
+SLEUTELBOS_WEBAUTHN_ORIGIN = os.environ.get("SLEUTELBOS_WEBAUTHN_ORIGIN", "")
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
