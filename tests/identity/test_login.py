@@ -300,7 +300,8 @@ def test_eh4_logs_in_with_a_hardware_key_that_verifies_the_user(client):
     post_password(client, person)
     page = client.get(reverse("identity:login_factor"))
     response = client.post(
-        reverse("identity:login_factor"), {"method": "webauthn", "webauthn-response": key.assert_(webauthn_options(page))}
+        reverse("identity:login_factor"),
+        {"method": "webauthn", "webauthn-response": key.assert_(webauthn_options(page))},
     )
 
     assert response.status_code == 302, response.text
@@ -317,7 +318,8 @@ def test_a_key_without_user_verification_does_not_give_eh4(client):
 
     # Nothing the person has reaches EH4: everything is offered, and the key gives EH3.
     response = client.post(
-        reverse("identity:login_factor"), {"method": "webauthn", "webauthn-response": key.assert_(webauthn_options(page))}
+        reverse("identity:login_factor"),
+        {"method": "webauthn", "webauthn-response": key.assert_(webauthn_options(page))},
     )
     assert response.status_code == 302
     assert session_of(client)[sessions.AUTH_LEVEL] == Level.EH3
