@@ -416,7 +416,7 @@ def write(world: World) -> dict[str, int]:
                 "client_id",
             ),
         ):
-            counts[str(model._meta.verbose_name_plural)] = bulk_insert(
+            counts[model.__name__] = bulk_insert(
                 model,
                 (
                     "id",
