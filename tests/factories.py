@@ -13,8 +13,8 @@ from sleutelbos.audit.services import SYSTEM
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
 from sleutelbos.catalogue.services import service_definition_create, service_instance_create, service_provider_create
-from sleutelbos.identity.models import Person
-from sleutelbos.identity.services import person_create
+from sleutelbos.identity.models import DocumentType, Person
+from sleutelbos.identity.services import DOCUMENT_KINDS, EvidenceDetails, evidence_kind_for, person_create
 from sleutelbos.mandates.models import ChainMandate, Mandate
 from sleutelbos.mandates.services import Scope, chain_mandate_grant, mandate_grant
 from sleutelbos.organisations.models import Branch, Organisation
@@ -78,9 +78,18 @@ def branch(organisation_: Organisation, *, number: str | None = None) -> Branch:
 
 
 def person(*, level: Level | str | None = Level.EH3, name: str | None = None, email: str | None = None) -> Person:
+    """A person; with ``level``, an active means at it, on evidence of the least kind that supports it."""
     n = next(_seq)
+    evidence = None
+    if level is not None:
+        kind = evidence_kind_for(level)
+        evidence = EvidenceDetails(kind=kind, document_type=DocumentType.PASSPORT if kind in DOCUMENT_KINDS else "")
     return person_create(
-        actor=SYSTEM, name=name or f"Persoon {n}", email=email or f"persoon{n}@example.nl", level=level
+        actor=SYSTEM,
+        name=name or f"Persoon {n}",
+        email=email or f"persoon{n}@example.nl",
+        level=level,
+        evidence=evidence,
     )
 
 

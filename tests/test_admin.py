@@ -184,11 +184,20 @@ def test_a_rule_of_the_service_shows_as_a_form_error(client: Client) -> None:
 
 def test_adding_a_person_can_issue_their_means(client: Client, staff: Person) -> None:
     response = client.post(
-        url(Person, "add"), {"name": "Bram Kok", "email": "bram.kok@example.nl", "date_of_birth": "", "level": "30"}
+        url(Person, "add"),
+        {
+            "name": "Bram Kok",
+            "email": "bram.kok@example.nl",
+            "date_of_birth": "",
+            "level": "30",
+            "kind": "document_original",
+            "document_type": "passport",
+        },
     )
     assert response.status_code == 302
     bram = Person.objects.get(email="bram.kok@example.nl")
     assert bram.means.level == 30
+    assert bram.means.history.get().evidence.verified_by == f"person:{staff.pk}"
     assert not bram.has_usable_password()
     assert AuditEvent.objects.filter(action="means:issued", actor_person=staff).exists()
 

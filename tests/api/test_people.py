@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from sleutelbos.identity.models import Person
+from sleutelbos.identity.models import IdentityEvidence, Person
 from sleutelbos.mandates.services import Scope
 from tests import factories as f
 from tests.api.conftest import problem
@@ -22,6 +22,59 @@ def test_register_a_person_with_a_means(api: APIClient) -> None:
     assert body["means"]["level"] == "EH3"
     assert body["means"]["status"] == "active"
     assert response["Location"].endswith(f"/api/v1/people/{person.pk}")
+
+
+def test_a_level_without_evidence_is_recorded_as_the_integrations_assertion(api: APIClient) -> None:
+    response = api.post("/api/v1/people", {"name": "Anna de Vries", "email": "anna@example.nl", "level": "EH3"})
+
+    assert response.status_code == 201, response.content
+    evidence = IdentityEvidence.objects.get()
+    assert (evidence.kind, evidence.level, evidence.verified_by) == ("document_original", 30, "api:tests")
+    assert evidence.document_type == ""
+    assert Person.objects.get().means.history.get().evidence == evidence
+
+
+def test_register_a_person_with_the_evidence_the_integration_checked(api: APIClient) -> None:
+    evidence = {
+        "kind": "in_person",
+        "document_type": "identity_card",
+        "document_number_suffix": "7k2f",
+        "document_valid_until": "2099-01-31",
+    }
+    body = {"name": "Anna de Vries", "email": "anna@example.nl", "level": "EH3", "evidence": evidence}
+
+    response = api.post("/api/v1/people", body)
+
+    assert response.status_code == 201, response.content
+    assert response.json()["means"]["level"] == "EH3"
+    recorded = IdentityEvidence.objects.get()
+    assert (recorded.kind, recorded.document_type, recorded.document_number_suffix) == (
+        "in_person",
+        "identity_card",
+        "7K2F",
+    )
+    assert recorded.verified_by == "api:tests"
+
+
+@pytest.mark.parametrize(
+    ("evidence", "field"),
+    [
+        ({"kind": "document_copy", "document_type": "passport"}, "evidence.kind"),
+        ({"kind": "a_phone_call"}, "evidence.kind"),
+        ({"kind": "document_original"}, "evidence.document_type"),
+        (
+            {"kind": "document_original", "document_type": "passport", "document_number_suffix": "NX7K2F1"},
+            "evidence.document_number_suffix",
+        ),
+        ({"kind": "in_person", "document_valid_until": "2001-01-01"}, "evidence.document_valid_until"),
+        ({"kind": "in_person", "remote": True}, "evidence.remote"),
+    ],
+)
+def test_bad_evidence_names_its_field_and_registers_nobody(api: APIClient, evidence: dict, field: str) -> None:
+    body = {"name": "Anna", "email": "anna@example.nl", "level": "EH3", "evidence": evidence}
+    problem(api.post("/api/v1/people", body), 400, field)
+    assert not Person.objects.exists()
+    assert not IdentityEvidence.objects.exists()
 
 
 def test_register_a_person_without_a_means(api: APIClient) -> None:

@@ -14,7 +14,14 @@ from sleutelbos.audit.models import AppendOnlyError, AuditEvent
 from sleutelbos.audit.services import SYSTEM, Actor
 from sleutelbos.catalogue.services import service_definition_create, service_instance_create, service_provider_create
 from sleutelbos.identity.models import MeansStatus
-from sleutelbos.identity.services import means_change_level, means_issue, means_set_status, person_create
+from sleutelbos.identity.services import (
+    EvidenceDetails,
+    evidence_record,
+    means_change_level,
+    means_issue,
+    means_set_status,
+    person_create,
+)
 from sleutelbos.mandates.services import (
     Scope,
     chain_mandate_grant,
@@ -86,7 +93,9 @@ def _person(actor: Actor) -> tuple[models.Model, Any]:
 
 
 def _means(actor: Actor) -> tuple[models.Model, Any]:
-    return means_issue(actor=actor, person=f.person(level=None), level="EH4"), None
+    person = f.person(level=None)
+    evidence = evidence_record(actor=actor, person=person, evidence=EvidenceDetails(kind="in_person"))
+    return means_issue(actor=actor, person=person, level="EH4", evidence=evidence), None
 
 
 def _means_level(actor: Actor) -> tuple[models.Model, Any]:

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from sleutelbos.api.base import ResourceViewSet, actor_of, problems, validated
 from sleutelbos.api.errors import service_errors
 from sleutelbos.api.fields import LevelField, LocalisedField, OrganisationReference
-from sleutelbos.identity.models import MeansStatus, Person
-from sleutelbos.identity.services import person_create
+from sleutelbos.identity.models import DocumentType, EvidenceKind, MeansStatus, Person
+from sleutelbos.identity.services import EvidenceDetails, person_create
 from sleutelbos.mandates.decisions import services_for
 
 
@@ -36,6 +36,35 @@ class PersonSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
+class EvidenceInput(serializers.Serializer):
+    """How the integration verified the person's identity."""
+
+    kind = serializers.ChoiceField(
+        choices=EvidenceKind.choices,
+        help_text=_(
+            "What was checked; it must support the level: name_and_birth_date up to EH2, document_copy up to EH2+, "
+            "document_original up to EH3, in_person up to EH4."
+        ),
+    )
+    document_type = serializers.ChoiceField(
+        choices=DocumentType.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("The identity document checked; required for document_copy and document_original."),
+    )
+    document_number_suffix = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("At most the last 4 characters of the document number; the full number is not stored."),
+    )
+    document_valid_until = serializers.DateField(required=False, allow_null=True, default=None)
+    remote = serializers.BooleanField(
+        required=False, default=False, help_text=_("The original document was checked remotely (video).")
+    )
+
+
 class PersonCreate(serializers.Serializer):
     name = serializers.CharField()
     email = serializers.CharField()
@@ -43,6 +72,26 @@ class PersonCreate(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text=_("Issue a means at this level; none if omitted.")
     )
     date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+    evidence = EvidenceInput(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_(
+            "How the identity was verified. Without it, a level is recorded as this integration's assertion that it "
+            "verified the identity with the least kind of evidence that level needs."
+        ),
+    )
+
+
+# The identity services report problems with the evidence under its own field names.
+_EVIDENCE_FIELDS = {
+    "kind": "evidence.kind",
+    "evidence": "evidence.kind",
+    "document_type": "evidence.document_type",
+    "document_number_suffix": "evidence.document_number_suffix",
+    "document_valid_until": "evidence.document_valid_until",
+    "remote": "evidence.remote",
+}
 
 
 class PersonFilters(serializers.Serializer):
@@ -87,8 +136,12 @@ class PersonViewSet(ResourceViewSet):
     @extend_schema(request=PersonCreate, responses={201: PersonSerializer, **problems(400)})
     def create(self, request: Request) -> Response:
         data = validated(PersonCreate, request.data)
-        with service_errors():
-            person = person_create(actor=actor_of(request), **data)
+        given = data.pop("evidence")
+        evidence = EvidenceDetails(**given) if given else None
+        if evidence is None and data["level"] is not None:
+            evidence = EvidenceDetails.asserted_for(data["level"])
+        with service_errors(_EVIDENCE_FIELDS):
+            person = person_create(actor=actor_of(request), evidence=evidence, **data)
         return self.answer(person, created=True)
 
     @extend_schema(

@@ -12,6 +12,7 @@ uses a reserved domain (example.nl, example.org, *.example).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import secrets
 import uuid
@@ -25,8 +26,8 @@ from sleutelbos.audit.services import SYSTEM, audit_record
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
 from sleutelbos.catalogue.services import service_definition_create, service_instance_create, service_provider_create
-from sleutelbos.identity.models import Means, MeansStatus, Person
-from sleutelbos.identity.services import means_set_status, person_create
+from sleutelbos.identity.models import DocumentType, EvidenceKind, IdentityEvidence, Means, MeansStatus, Person
+from sleutelbos.identity.services import EvidenceDetails, evidence_kind_for, means_set_status, person_create
 from sleutelbos.mandates.models import ChainMandate, Mandate, MandateProvider, MandateService, ScopeKind
 from sleutelbos.mandates.services import Scope, chain_mandate_grant, mandate_grant, mandate_revoke
 from sleutelbos.organisations.models import Authority, Branch, Functionary, LegalForm, Membership, Organisation
@@ -457,6 +458,26 @@ ORGANISATIONS: tuple[OrganisationSpec, ...] = (
 )
 
 
+def evidence_for(spec: PersonSpec) -> EvidenceDetails:
+    """The identity verification a demo person's means rests on: the least kind that supports its level.
+
+    Documents are passports (EH3 and EH4) or identity cards (EH2+), valid for years to come, with invented last
+    characters of the number; every other EH3 original is checked remotely.
+    """
+    kind = evidence_kind_for(spec.level)
+    if kind == EvidenceKind.NAME_AND_BIRTH_DATE:
+        return EvidenceDetails(kind=kind, notes="Demo: signed form with name and date of birth.")
+    digest = hashlib.sha256(spec.email.encode()).hexdigest().upper()
+    return EvidenceDetails(
+        kind=kind,
+        document_type=DocumentType.IDENTITY_CARD if kind == EvidenceKind.DOCUMENT_COPY else DocumentType.PASSPORT,
+        document_number_suffix=digest[:4],
+        document_valid_until=timezone.localdate() + dt.timedelta(days=5 * 365),
+        remote=kind == EvidenceKind.DOCUMENT_ORIGINAL and int(digest[4], 16) % 2 == 1,
+        notes="Demo: identity verified when the means was issued.",
+    )
+
+
 @dataclass(frozen=True)
 class PersonSpec:
     """A person with a means; ``memberships`` maps organisation keys to their mandate-manager level (or None)."""
@@ -715,7 +736,12 @@ class _Loader:
             person = Person.objects.filter(email__iexact=spec.email).first()
             if person is None:
                 person = person_create(
-                    actor=SYSTEM, name=spec.name, email=spec.email, level=spec.level, date_of_birth=spec.date_of_birth
+                    actor=SYSTEM,
+                    name=spec.name,
+                    email=spec.email,
+                    level=spec.level,
+                    date_of_birth=spec.date_of_birth,
+                    evidence=evidence_for(spec),
                 )
                 self._made()
                 if spec.status != MeansStatus.ACTIVE:
@@ -858,6 +884,7 @@ _COUNTED = (
     Branch,
     Functionary,
     Person,
+    IdentityEvidence,
     Means,
     Membership,
     Mandate,
