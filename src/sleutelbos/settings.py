@@ -112,6 +112,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The decision query is prepared once per PostgreSQL connection; turn off behind a transaction-pooling proxy.
+SLEUTELBOS_PREPARED_DECISIONS = env_bool("SLEUTELBOS_PREPARED_DECISIONS", default=True)
 
 AUTH_USER_MODEL = "identity.Person"
 PASSWORD_HASHERS = [

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 from django.utils import formats, timezone
@@ -392,38 +393,69 @@ def _grants_for(
         sql = _decision_sql(chain=True)
         params = [person_id, person_id, inter_id, person_id, inter_id, person_id, inter_id]
         params += [org_id, inter_id] * 3
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = _fetch(sql, params)
     means: MeansFacts | None = None
-    grants: dict[tuple[int, int], dict[str, Any]] = {}
-    for kind, grant_id, scope_kind, level, valid_from, valid_until, revoked_at, branch, _, _ in rows:
+    providers: dict[tuple[int, int], set[int]] = defaultdict(set)
+    services: dict[tuple[int, int], set[UUID]] = defaultdict(set)
+    grant_rows = []
+    for row in rows:
+        kind = row[0]
         if kind == _MEANS:
-            means = MeansFacts(level=Level(level), status=scope_kind)
+            means = MeansFacts(level=Level(row[3]), status=row[2])
         elif kind in (_MANDATE, _CHAIN):
-            grants[(kind, grant_id)] = {
-                "id": grant_id,
-                "scope_kind": scope_kind,
-                "level": level,
-                "valid_from": _as_datetime(valid_from),
-                "valid_until": _as_datetime(valid_until),
-                "revoked_at": _as_datetime(revoked_at),
-                "branch": branch,
-                "providers": set(),
-                "services": set(),
-            }
-    for kind, grant_id, *_, provider_id, uuid in rows:
-        if kind in (_MANDATE_PROVIDER, _CHAIN_PROVIDER):
-            grants[(kind - 1, grant_id)]["providers"].add(provider_id)
-        elif kind in (_MANDATE_SERVICE, _CHAIN_SERVICE):
-            grants[(kind - 2, grant_id)]["services"].add(uuid if isinstance(uuid, UUID) else UUID(uuid))
+            grant_rows.append(row)
+        elif kind in (_MANDATE_PROVIDER, _CHAIN_PROVIDER):
+            providers[(kind - 1, row[1])].add(row[8])
+        else:
+            uuid = row[9]
+            services[(kind - 2, row[1])].add(uuid if isinstance(uuid, UUID) else UUID(uuid))
     mandates: list[GrantFacts] = []
     chains: list[GrantFacts] | None = None if intermediary is None else []
-    for (kind, _), values in grants.items():
-        values["providers"] = frozenset(values["providers"])
-        values["services"] = frozenset(values["services"])
-        (mandates if kind == _MANDATE else chains).append(GrantFacts(**values))  # type: ignore[union-attr]
+    for kind, grant_id, scope_kind, level, valid_from, valid_until, revoked_at, branch, _, _ in grant_rows:
+        key = (kind, grant_id)
+        grant = GrantFacts(
+            grant_id,
+            scope_kind,
+            level,
+            _as_datetime(valid_from),
+            _as_datetime(valid_until),
+            _as_datetime(revoked_at),
+            frozenset(providers[key]) if key in providers else frozenset(),
+            frozenset(services[key]) if key in services else frozenset(),
+            branch,
+        )
+        (mandates if kind == _MANDATE else chains).append(grant)  # type: ignore[union-attr]
     return means, mandates, chains
+
+
+def _fetch(sql: str, params: list[int]) -> list[tuple[Any, ...]]:
+    """Run the decision query on the driver's own cursor when nobody is recording queries.
+
+    Django's cursor wrapper (and, on SQLite, its placeholder rewriting) costs more than the query itself; on
+    PostgreSQL the statement is prepared once per connection. With query logging on (DEBUG, or a test counting
+    queries) the query goes through Django as usual, so it is counted.
+    """
+    connection.ensure_connection()
+    if connection.queries_logged or connection.execute_wrappers:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    if connection.vendor == "sqlite":
+        return connection.connection.execute(_qmark(sql), params).fetchall()
+    if connection.vendor == "postgresql" and settings.SLEUTELBOS_PREPARED_DECISIONS:
+        import psycopg
+
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@functools.cache
+def _qmark(sql: str) -> str:
+    return sql.replace("%s", "?")
 
 
 _MEANS, _MANDATE, _MANDATE_PROVIDER, _MANDATE_SERVICE, _CHAIN, _CHAIN_PROVIDER, _CHAIN_SERVICE = range(7)
