@@ -207,9 +207,6 @@ LOGGING = {
 }
 
 # Second factors. One-time codes by text message go through this sender; the default appends them to a file for
-# development. WebAuthn binds security keys to this relying party (the host name) and origin.
+# development.
 SLEUTELBOS_SMS_SENDER = os.environ.get("SLEUTELBOS_SMS_SENDER", "sleutelbos.identity.senders.FileSmsSender")
 SLEUTELBOS_SMS_FILE = Path(os.environ.get("SLEUTELBOS_SMS_FILE", VAR_DIR / "sms.log"))
-WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "localhost")
-WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Sleutelbos")
-WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN", "http://localhost:8000")

@@ -229,7 +229,7 @@ def test_pages_have_no_inline_script_or_style(client: Client, catalogue: dict, p
 def test_stylesheet_is_served_from_our_own_origin(client: Client) -> None:
     page = parse(client.get("/").content)
 
-    assert page.stylesheets == ["/static/css/sleutelbos.css"]
+    assert page.stylesheets == ["/static/css/sleutelbos.css", "/static/css/identity.css"]
     assert finders.find("css/sleutelbos.css"), "the stylesheet is not found by the staticfiles finders"
 
 
