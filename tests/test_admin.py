@@ -6,10 +6,15 @@ import io
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth.models import Group
+from django.contrib.messages import get_messages
+from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from sleutelbos.api.models import ApiToken
 from sleutelbos.audit.models import AuditEvent
@@ -216,6 +221,70 @@ def test_person_details_are_read_only_and_the_password_uses_djangos_form(client:
     assert response.status_code == 302
     person.refresh_from_db()
     assert person.check_password("a brand new passphrase")
+
+
+def activated(person: Person) -> Person:
+    person.set_password("a long test password")
+    person.activated_at = timezone.now()
+    person.save()
+    return person
+
+
+def test_the_activation_action_mails_only_people_who_have_not_activated_their_account(
+    client: Client, staff: Person, django_capture_on_commit_callbacks
+) -> None:
+    anna, bram = f.person(name="Anna Bos", level="EH3"), f.person(name="Bram Kok", level="EH2")
+    cor = activated(f.person(name="Cor Wit", level="EH2+"))
+    selected = [anna.pk, bram.pk, cor.pk, staff.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url(Person, "changelist"), {"action": "send_activation", "_selected_action": selected}, follow=True
+        )
+
+    assert sorted(message.to[0] for message in mail.outbox) == sorted([anna.email, bram.email])
+    assert all("http://testserver/account/activate/" in message.body for message in mail.outbox)
+    sent = AuditEvent.objects.filter(action="person:activation_sent", actor_person=staff)
+    assert sorted(sent.values_list("subject_id", flat=True)) == sorted([str(anna.pk), str(bram.pk)])
+    notes = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any("Cor Wit" in note for note in notes)
+    assert any(staff.name in note for note in notes)
+    summary = gettext("Sent an activation link to %(count)d %(items)s.") % {
+        "count": 2,
+        "items": model_ngettext(Person._meta, 2),
+    }
+    assert summary in notes
+
+
+def test_the_activation_button_on_a_persons_page(
+    client: Client, staff: Person, django_capture_on_commit_callbacks
+) -> None:
+    anna = f.person(name="Anna Bos", level="EH3")
+    button = url(Person, "send_activation", anna.pk)
+    assert f'formaction="{button}"' in client.get(url(Person, "change", anna.pk)).content.decode()
+    assert client.get(button).status_code == 405
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(button)
+
+    assert response.status_code == 302
+    assert response["Location"] == url(Person, "change", anna.pk)
+    assert [message.to for message in mail.outbox] == [[anna.email]]
+
+
+def test_an_activated_person_gets_no_activation_link(
+    client: Client, staff: Person, django_capture_on_commit_callbacks
+) -> None:
+    cor = activated(f.person(name="Cor Wit", level="EH2+"))
+    button = url(Person, "send_activation", cor.pk)
+    assert f'formaction="{button}"' not in client.get(url(Person, "change", cor.pk)).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(button, follow=True)
+
+    assert mail.outbox == []
+    assert not AuditEvent.objects.filter(action="person:activation_sent").exists()
+    assert any("Cor Wit" in str(message) for message in get_messages(response.wsgi_request))
 
 
 def test_suspending_a_means_goes_through_the_service_with_its_reason(client: Client, staff: Person) -> None:

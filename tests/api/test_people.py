@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.core import mail
+from django.test import Client
 from rest_framework.test import APIClient
 
+from sleutelbos.audit.models import AuditEvent
 from sleutelbos.identity.models import IdentityEvidence, Person
 from sleutelbos.mandates.services import Scope
 from tests import factories as f
@@ -75,6 +80,48 @@ def test_bad_evidence_names_its_field_and_registers_nobody(api: APIClient, evide
     problem(api.post("/api/v1/people", body), 400, field)
     assert not Person.objects.exists()
     assert not IdentityEvidence.objects.exists()
+
+
+def test_registering_can_mail_an_activation_link_that_activates_the_account(
+    api: APIClient, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.ALLOWED_HOSTS = ["sleutelbos.example", "testserver"]
+    body = {"name": "Anna de Vries", "email": "anna@example.nl", "level": "EH3", "send_activation": True}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/people", body, HTTP_HOST="sleutelbos.example", secure=True)
+
+    assert response.status_code == 201, response.content
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["anna@example.nl"]
+    link = re.search(r"https://sleutelbos\.example(/account/activate/\S+/)", mail.outbox[0].body)
+    assert link, mail.outbox[0].body
+    person = Person.objects.get()
+    assert AuditEvent.objects.filter(action="person:activation_sent", subject_id=str(person.pk)).exists()
+    browser = Client()
+    choose = browser.get(link.group(1))
+    assert choose.status_code == 302
+    password = "kastanje-in-de-herfstwind-7"
+    browser.post(choose["Location"], {"new_password1": password, "new_password2": password})
+    person.refresh_from_db()
+    assert person.activated_at is not None
+    assert person.check_password(password)
+
+
+def test_registering_sends_no_mail_unless_asked(api: APIClient, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post("/api/v1/people", {"name": "Bram", "email": "bram@example.nl"}).status_code == 201
+        assert api.post("/api/v1/people", {"name": "Cor", "email": "cor@example.nl", "send_activation": False})
+    assert mail.outbox == []
+
+
+def test_a_refused_registration_sends_no_activation_link(api: APIClient, django_capture_on_commit_callbacks) -> None:
+    f.person(email="anna@example.nl")
+    body = {"name": "Anna", "email": "ANNA@example.nl", "send_activation": True}
+    with django_capture_on_commit_callbacks(execute=True):
+        problem(api.post("/api/v1/people", body), 400, "email")
+    assert mail.outbox == []
 
 
 def test_register_a_person_without_a_means(api: APIClient) -> None:

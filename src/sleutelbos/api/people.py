@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from sleutelbos.api.base import ResourceViewSet, actor_of, problems, validated
 from sleutelbos.api.errors import service_errors
 from sleutelbos.api.fields import LevelField, LocalisedField, OrganisationReference
+from sleutelbos.identity.activation import activation_send
 from sleutelbos.identity.models import DocumentType, EvidenceKind, MeansStatus, Person
 from sleutelbos.identity.services import EvidenceDetails, person_create
 from sleutelbos.mandates.decisions import services_for
@@ -81,6 +82,15 @@ class PersonCreate(serializers.Serializer):
             "verified the identity with the least kind of evidence that level needs."
         ),
     )
+    send_activation = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Mail the person a one-time link to activate their account (choose a password, then set up the factors "
+            "their level needs), once the person is registered. The link points at the host this request was sent "
+            "to and works for a limited number of days (SLEUTELBOS_ACTIVATION_DAYS, 7 by default)."
+        ),
+    )
 
 
 # The identity services report problems with the evidence under its own field names.
@@ -137,11 +147,16 @@ class PersonViewSet(ResourceViewSet):
     def create(self, request: Request) -> Response:
         data = validated(PersonCreate, request.data)
         given = data.pop("evidence")
+        send_activation = data.pop("send_activation")
         evidence = EvidenceDetails(**given) if given else None
         if evidence is None and data["level"] is not None:
             evidence = EvidenceDetails.asserted_for(data["level"])
-        with service_errors(_EVIDENCE_FIELDS):
-            person = person_create(actor=actor_of(request), evidence=evidence, **data)
+        actor = actor_of(request)
+        # One transaction: the activation mail goes out only once the person is stored.
+        with transaction.atomic(), service_errors(_EVIDENCE_FIELDS):
+            person = person_create(actor=actor, evidence=evidence, **data)
+            if send_activation:
+                activation_send(actor=actor, person=person, base_url=request.build_absolute_uri("/"))
         return self.answer(person, created=True)
 
     @extend_schema(

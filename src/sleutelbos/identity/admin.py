@@ -4,7 +4,9 @@ A person is added through ``person_create``; with a level, the add form also rec
 (the evidence the means rests on). Identity evidence is recorded through ``evidence_record`` and never changed
 afterwards. A means is issued (on recorded evidence that supports its level), upgraded (on new evidence), downgraded,
 suspended, reactivated or revoked through the identity services, with a reason that goes into its history. A person's
-details are read-only here, and a password is only ever set through Django's own password change form.
+details are read-only here, and a password is only ever set through Django's own password change form. A person
+who has not activated their account yet can be sent a link to do so (``activation_send``), from the list of people
+or from their page.
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ from django.contrib.admin.utils import model_ngettext
 from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from sleutelbos.audit.admin import ReadOnlyInline, ServiceWriteAdmin, actor_for
 from sleutelbos.catalogue.levels import Level
+from sleutelbos.identity.activation import activation_send
 from sleutelbos.identity.models import (
     DocumentType,
     EvidenceKind,
@@ -105,6 +111,20 @@ def evidence_details(data: dict[str, Any]) -> EvidenceDetails:
     )
 
 
+def _activation_refusal(person: Person) -> str:
+    """Why no activation link can be sent to the person (with a ``%(person)s`` placeholder), or "" if one can.
+
+    The link sets a first password; for someone who has one it would be a password reset, which it is not meant as.
+    """
+    if person.activated_at is not None:
+        return gettext("“%(person)s” has already activated their account.")
+    if person.has_usable_password():
+        return gettext("“%(person)s” already has a password.")
+    if not person.is_active:
+        return gettext("“%(person)s” is not active and cannot log in.")
+    return ""
+
+
 class PersonCreationForm(forms.ModelForm, EvidenceFields):
     level = forms.TypedChoiceField(
         label=_("level of the means"),
@@ -153,6 +173,7 @@ class PersonAdmin(ServiceWriteAdmin, UserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "name", "date_of_birth", "password")}),
         (_("Means"), {"fields": ("means_actions",)}),
+        (_("Account"), {"fields": ("activation",)}),
         (_("Back-office access"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         (_("Dates"), {"fields": ("last_login", "created_at")}),
     )
@@ -173,6 +194,7 @@ class PersonAdmin(ServiceWriteAdmin, UserAdmin):
         ),
     )
     inlines = [EvidenceInline, MembershipInline]
+    actions = ["send_activation"]
     # Changing a person means changing the password, through UserAdmin's own password form; every other field is
     # read-only because no write service for it exists yet.
     updatable = True
@@ -181,6 +203,7 @@ class PersonAdmin(ServiceWriteAdmin, UserAdmin):
         "name",
         "date_of_birth",
         "means_actions",
+        "activation",
         "is_active",
         "is_staff",
         "is_superuser",
@@ -212,6 +235,66 @@ class PersonAdmin(ServiceWriteAdmin, UserAdmin):
         if means is None or means.status == MeansStatus.REVOKED:
             links.append((_admin_url(Means, "add", query={"person": person.pk}), gettext("Issue a means")))
         return format_html_join(" · ", '<a href="{}">{}</a>', links)
+
+    @admin.display(description=_("activation"))
+    def activation(self, person: Person) -> str:
+        """Whether the person activated their account; if not, a button that mails them the link."""
+        if person.activated_at is not None:
+            return gettext("Activated on %(date)s.") % {"date": localize(timezone.localtime(person.activated_at))}
+        if refusal := _activation_refusal(person):
+            return refusal % {"person": person}
+        # The button sits inside the change form, so it posts that form (with its CSRF token) to its own address.
+        url = _admin_url(Person, "send_activation", person.pk)
+        return format_html(
+            '{} <button type="submit" class="button" formaction="{}" formmethod="post">{}</button>',
+            gettext("Not activated yet."),
+            url,
+            gettext("Send activation link"),
+        )
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(require_POST(self.send_activation_view))
+        name = f"{self.opts.app_label}_{self.opts.model_name}_send_activation"
+        return [path("<path:object_id>/send-activation/", view, name=name), *super().get_urls()]
+
+    def has_send_activation_permission(self, request: HttpRequest, obj: Person | None = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def _send_activation(self, request: HttpRequest, people: QuerySet[Person] | list[Person]) -> None:
+        """Mail each person who can still activate their account a link to do so; say who was left out and why."""
+        actor = actor_for(request)
+        base_url = request.build_absolute_uri("/")
+        sent = 0
+        for person in people:
+            if refusal := _activation_refusal(person):
+                refusal %= {"person": person}
+                message = gettext("%(refusal)s No activation link was sent.") % {"refusal": refusal}
+                self.message_user(request, message, messages.WARNING)
+                continue
+            activation_send(actor=actor, person=person, base_url=base_url)
+            sent += 1
+        if sent:
+            self.message_user(
+                request,
+                gettext("Sent an activation link to %(count)d %(items)s.")
+                % {"count": sent, "items": model_ngettext(self.opts, sent)},
+                messages.SUCCESS,
+            )
+
+    @admin.action(description=_("Send activation link"), permissions=["send_activation"])
+    def send_activation(self, request: HttpRequest, queryset: QuerySet[Person]) -> None:
+        """Mail each selected person who has not activated their account yet a link to do so."""
+        self._send_activation(request, queryset)
+
+    def send_activation_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The button on a person's page: mail them the activation link, then back to their page."""
+        person = self.get_object(request, object_id)
+        if person is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_send_activation_permission(request, person):
+            raise PermissionDenied
+        self._send_activation(request, [person])
+        return HttpResponseRedirect(_admin_url(Person, "change", person.pk))
 
     def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> Person:
         if obj is not None:
