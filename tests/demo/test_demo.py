@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import io
+import re
 
+import pyotp
 import pytest
-from django.core.management import call_command
+from django.core import mail
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from sleutelbos.audit.models import AuditEvent
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance
 from sleutelbos.demo import world
-from sleutelbos.identity.models import MeansStatus, Person
+from sleutelbos.identity import sessions
+from sleutelbos.identity.models import MeansStatus, Person, TotpDevice
+from sleutelbos.identity.views import MEANS_SUSPENDED
 from sleutelbos.mandates.decisions import decide
 from sleutelbos.mandates.models import ChainMandate, Mandate, ScopeKind
 from sleutelbos.organisations.identifiers import rsin_passes_eleven_test
 from sleutelbos.organisations.models import Authority, Branch, Functionary, Organisation
+from tests.identity.test_login import body, emailed_code, message
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashes(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every demo person gets a password; Argon2 at production cost would make each load slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.delenv(world.PEOPLE_PASSWORD_ENV, raising=False)
 
 
 def run_demo() -> str:
@@ -45,6 +60,24 @@ def org(key: str) -> Organisation:
 def instance(provider_key: str, service_key: str) -> ServiceInstance:
     oin = next(spec.oin for spec in world.PROVIDERS if spec.key == provider_key)
     return ServiceInstance.objects.filter(provider__oin=oin, definition__uuid=world.service_uuid(service_key)).first()
+
+
+def people_password(output: str) -> str:
+    """The demo people's password as the summary printed it."""
+    match = re.search(r"and password (\S+) \(", output)
+    assert match, output
+    return match.group(1)
+
+
+def app_secret(output: str) -> str:
+    """The authenticator app secret as the summary printed it."""
+    match = re.search(r"Authenticator app of jan\.debakker@example\.nl .*: secret ([A-Z2-7]+)\n", output)
+    assert match, output
+    return match.group(1)
+
+
+def log_in(client: Client, email: str, password: str):
+    return client.post(reverse("identity:login"), {"email": email, "password": password})
 
 
 def test_running_twice_changes_nothing(demo: str) -> None:
@@ -164,3 +197,94 @@ def test_the_demo_allows_what_its_people_are_for(demo: str) -> None:
     assert vacancies.codes == ["no_mandate"]
     pieter = decide(person("pieter.vandijk@example.nl"), org("accountants"), instance("belastingdienst", "douane-aeo"))
     assert pieter.allowed and pieter.level == Level.EH4
+
+
+def test_every_demo_person_logs_in_with_the_printed_password(demo: str) -> None:
+    password = people_password(demo)
+    for spec in world.PEOPLE:
+        assert person(spec.email).activated_at is not None
+        assert spec.email in demo
+        if spec.status != MeansStatus.ACTIVE:
+            continue
+        response = log_in(Client(), spec.email, password)
+        expected = "identity:account" if spec.level == Level.EH2 else "identity:login_factor"
+        assert response.status_code == 302, spec.email
+        assert response["Location"] == reverse(expected), spec.email
+
+
+def test_an_eh2_plus_demo_person_completes_the_login_with_the_emailed_code(
+    demo: str, client: Client, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        log_in(client, "fatima.elamrani@example.nl", people_password(demo))
+    assert mail.outbox[-1].to == ["fatima.elamrani@example.nl"]
+
+    response = client.post(reverse("identity:login_factor"), {"method": "email", "email-code": emailed_code()})
+
+    assert response.status_code == 302
+    assert client.session[sessions.AUTH_LEVEL] == Level.EH2_PLUS
+
+
+def test_the_eh3_demo_person_logs_in_with_a_code_from_the_printed_app_secret(demo: str, client: Client) -> None:
+    totp = pyotp.TOTP(app_secret(demo))
+    assert f"secret={app_secret(demo)}" in demo  # the otpauth:// URI for a QR code generator
+
+    log_in(client, world.APP_PERSON_EMAIL, people_password(demo))
+    # The code the app shows right now works at once: the demo confirmed the app with an earlier one.
+    response = client.post(reverse("identity:login_factor"), {"method": "totp", "totp-code": totp.now()})
+
+    assert response.status_code == 302
+    assert client.session[sessions.AUTH_LEVEL] == Level.EH3
+
+
+def test_the_suspended_demo_person_is_refused_with_the_reason(demo: str, client: Client) -> None:
+    response = log_in(client, "thomas.bos@example.org", people_password(demo))
+
+    assert response.status_code == 400
+    assert message(MEANS_SUSPENDED) in body(response)
+    assert "_auth_user_id" not in client.session
+    assert person("thomas.bos@example.org").means.status == MeansStatus.SUSPENDED
+
+
+def test_the_summary_says_how_each_demo_person_logs_in(demo: str) -> None:
+    rows = {line.split()[0]: line for line in demo.splitlines() if re.match(r"\s+\S+@example\.(nl|org)\s", line)}
+    assert set(rows) == {spec.email for spec in world.PEOPLE}
+    assert "authenticator app" in rows[world.APP_PERSON_EMAIL]
+    assert "EH2+" in rows["fatima.elamrani@example.nl"] and "e-mail" in rows["fatima.elamrani@example.nl"]
+    assert "suspended" in rows["thomas.bos@example.org"]
+    assert "security key" in rows["pieter.vandijk@example.nl"]
+
+
+def test_a_second_run_sets_no_password_adds_no_app_and_prints_no_secret(demo: str) -> None:
+    password, secret = people_password(demo), app_secret(demo)
+
+    second = run_demo()
+
+    assert password not in second and secret not in second
+    assert "otpauth://" not in second
+    assert "unchanged" in second
+    assert TotpDevice.objects.count() == 1
+    assert all(person(spec.email).check_password(password) for spec in world.PEOPLE)
+    assert world.APP_PERSON_EMAIL in second  # the table of logins is shown every time
+
+
+def test_the_demo_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(world.PEOPLE_PASSWORD_ENV, "linde-onder-de-toren-31")
+
+    output = run_demo()
+
+    assert "linde-onder-de-toren" not in output
+    assert f"the password from {world.PEOPLE_PASSWORD_ENV}" in output
+    assert person("sanne.visser@example.nl").check_password("linde-onder-de-toren-31")
+    assert log_in(Client(), "sanne.visser@example.nl", "linde-onder-de-toren-31")["Location"] == reverse(
+        "identity:account"
+    )
+
+
+def test_a_demo_password_that_breaks_the_rules_loads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(world.PEOPLE_PASSWORD_ENV, "demo")
+
+    with pytest.raises(CommandError, match="too short"):
+        run_demo()
+
+    assert not Person.objects.exists()

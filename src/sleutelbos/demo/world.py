@@ -4,6 +4,11 @@
 and is idempotent: every thing is looked up by its natural key (OIN, ServiceUUID, index, KvK number, branch number,
 e-mail address, ...) first, and a thing that exists is left as it is. Running it twice therefore changes nothing.
 
+Every demo person can log in at ``/account/login/``: they share one password (from ``DEMO_PASSWORD``, or generated
+once and shown once), their accounts are activated, and one EH3 person has an authenticator app whose secret is
+shown once. People at EH2+ and above without an app get their second factor as a code by e-mail. Thomas Bos's means
+stays suspended, so his login shows the refusal.
+
 The identifiers are dummies: the OINs follow the real pattern ``00000009`` + nine digits + ``000`` but use a range no
 real organisation has, KvK numbers are invented, RSINs merely pass the eleven-test, and every e-mail address and URL
 uses a reserved domain (example.nl, example.org, *.example).
@@ -15,18 +20,32 @@ import datetime as dt
 import hashlib
 import os
 import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 
+import pyotp
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from sleutelbos.audit.models import AuditEvent
-from sleutelbos.audit.services import SYSTEM, audit_record
+from sleutelbos.audit.services import SYSTEM, Actor, audit_record
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
 from sleutelbos.catalogue.services import service_definition_create, service_instance_create, service_provider_create
-from sleutelbos.identity.models import DocumentType, EvidenceKind, IdentityEvidence, Means, MeansStatus, Person
+from sleutelbos.identity.activation import activation_complete
+from sleutelbos.identity.factors import TOTP_DIGITS, TOTP_STEP_SECONDS, FactorError, totp_begin, totp_confirm
+from sleutelbos.identity.models import (
+    DocumentType,
+    EvidenceKind,
+    IdentityEvidence,
+    Means,
+    MeansStatus,
+    Person,
+    TotpDevice,
+)
 from sleutelbos.identity.services import EvidenceDetails, evidence_kind_for, means_set_status, person_create
 from sleutelbos.mandates.models import ChainMandate, Mandate, MandateProvider, MandateService, ScopeKind
 from sleutelbos.mandates.services import Scope, chain_mandate_grant, mandate_grant, mandate_revoke
@@ -45,6 +64,10 @@ UUID_NAMESPACE = uuid.UUID("5b0c3f0e-4a8e-4d4c-9f5e-51e07e1b0500")
 ADMIN_EMAIL = "beheer@sleutelbos.example"
 ADMIN_NAME = "Beheerder Sleutelbos"
 ADMIN_PASSWORD_ENV = "DEMO_ADMIN_PASSWORD"  # noqa: S105 (the name of the variable, not a password)
+PEOPLE_PASSWORD_ENV = "DEMO_PASSWORD"  # noqa: S105 (the name of the variable, not a password)
+#: The demo person with an authenticator app: the bakery's director, whose means is EH3.
+APP_PERSON_EMAIL = "jan.debakker@example.nl"
+APP_NAME = "Demo authenticator app"
 
 
 def service_uuid(key: str) -> uuid.UUID:
@@ -632,15 +655,41 @@ CHAIN_MANDATES: tuple[ChainMandateSpec, ...] = (
 # Loading
 
 
+@dataclass(frozen=True)
+class AppSecret:
+    """The authenticator app set up for a demo person in this run: what a tester adds to their own app."""
+
+    email: str
+    secret: str
+    provisioning_uri: str
+
+
+@dataclass(frozen=True)
+class Login:
+    """One row of the table of demo logins: who, at which level, and how they log in."""
+
+    email: str
+    level: Level
+    how: str | Promise
+
+
 @dataclass
 class Summary:
-    """What the demo world holds after a load, and how to log in to the back office."""
+    """What the demo world holds after a load, and how to log in to the back office and as a demo person.
+
+    Passwords and the app secret are given only by the run that set them, and only when they were not taken from the
+    environment.
+    """
 
     counts: dict[str, int]
     created: int
     admin_email: str
     admin_password: str | None
     admin_password_from_env: bool
+    people_password: str | None = None
+    people_password_from_env: bool = False
+    app: AppSecret | None = None
+    logins: list[Login] = field(default_factory=list)
 
 
 def _add_years(moment: dt.datetime, years: int) -> dt.datetime:
@@ -857,6 +906,43 @@ class _Loader:
             )
             self._made()
 
+    def passwords(self) -> tuple[str | None, bool]:
+        """Activate every demo person who is not yet, with one shared password: (the password, from the environment).
+
+        A person activated before keeps their password, so a second run sets none and reports none.
+        """
+        waiting = [self.people[spec.email] for spec in PEOPLE if self.people[spec.email].activated_at is None]
+        if not waiting:
+            return None, False
+        from_env = os.environ.get(PEOPLE_PASSWORD_ENV, "")
+        password = from_env or secrets.token_urlsafe(12)
+        for person in waiting:
+            # As if each had followed their activation link; the password rules apply to one from the environment.
+            activation_complete(person=person, password=password)
+            self._made()
+        return password, bool(from_env)
+
+    def authenticator_app(self) -> AppSecret | None:
+        """Give the EH3 demo person an authenticator app, unless they have one; its secret, when added now."""
+        person = self.people[APP_PERSON_EMAIL]
+        if TotpDevice.objects.filter(person=person, confirmed_at__isnull=False).exists():
+            return None
+        enrolment = totp_begin(person=person, name=APP_NAME)
+        totp = pyotp.TOTP(enrolment.secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS)
+        # Confirmed with the code of the previous time step (still inside the allowed clock drift), so that the code
+        # a tester's app shows right now has not been used and works at once. A time step can end between making the
+        # code and checking it; the second attempt is then inside the window again.
+        for attempt in range(2):
+            try:
+                code = totp.at(time.time() - TOTP_STEP_SECONDS)
+                totp_confirm(actor=Actor.for_person(person), device=enrolment.device, code=code)
+                break
+            except FactorError:
+                if attempt:
+                    raise
+        self._made()
+        return AppSecret(email=person.email, secret=enrolment.secret, provisioning_uri=enrolment.provisioning_uri)
+
     def admin(self) -> tuple[str | None, bool]:
         """The back-office superuser: (the password when it was set now, whether it came from the environment)."""
         if Person.objects.filter(email__iexact=ADMIN_EMAIL).exists():
@@ -874,6 +960,34 @@ class _Loader:
         )
         self._made()
         return password, bool(from_env)
+
+
+def logins() -> list[Login]:
+    """How each demo person logs in, as the database holds them now."""
+    with_app = set(
+        TotpDevice.objects.filter(confirmed_at__isnull=False, person__email__in=[spec.email for spec in PEOPLE])
+        .values_list("person__email", flat=True)
+        .distinct()
+    )
+    rows = []
+    for spec in PEOPLE:
+        status = Means.objects.filter(person__email=spec.email).values_list("status", flat=True).first()
+        if status == MeansStatus.SUSPENDED:
+            how = _("password; then refused, because the means is suspended")
+        elif status == MeansStatus.REVOKED:
+            how = _("password; then refused, because the means is revoked")
+        elif spec.level == Level.EH2:
+            how = _("password")
+        elif spec.email in with_app:
+            how = _("password + code from the authenticator app")
+        elif spec.level == Level.EH2_PLUS:
+            how = _("password + code by e-mail")
+        elif spec.level == Level.EH3:
+            how = _("password + code by e-mail (EH2+); add an authenticator app on the account page for EH3")
+        else:
+            how = _("password + code by e-mail (EH2+); register a security key on the account page for EH4")
+        rows.append(Login(email=spec.email, level=spec.level, how=how))
+    return rows
 
 
 _COUNTED = (
@@ -907,6 +1021,8 @@ def load() -> Summary:
     loader.people_()
     loader.mandates()
     loader.chain_mandates()
+    people_password, people_from_env = loader.passwords()
+    app = loader.authenticator_app()
     password, from_env = loader.admin()
     return Summary(
         counts=counts(),
@@ -914,4 +1030,8 @@ def load() -> Summary:
         admin_email=ADMIN_EMAIL,
         admin_password=password,
         admin_password_from_env=from_env,
+        people_password=people_password,
+        people_password_from_env=people_from_env,
+        app=app,
+        logins=logins(),
     )
