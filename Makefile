@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: messages run test test-postgres test-browser lint format migrations bench bench-full demo clean
+.PHONY: messages run test test-postgres test-browser lint format migrations bench bench-login bench-full demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -76,3 +76,13 @@ def test_registry_picks_senders_from_settings(settings) -> None:
     assert OutboxSender.sent[-1] == ("cor@example.nl", "333333", "login")
     with pytest.raises(ValueError):
         sender_for("pigeon")
+
+
+def test_a_text_message_goes_to_the_mobile_number_on_record(settings, tmp_path) -> None:
+    settings.SLEUTELBOS_SMS_FILE = tmp_path / "sms.log"
+    person = factories.person(email="sanne@example.nl")
+    person.phone_number = "+31612345678"
+    person.save(update_fields=["phone_number"])
+    FileSmsSender().send(person, "333333", "login")
+    number = settings.SLEUTELBOS_SMS_FILE.read_text(encoding="utf-8").split("\t")[1]
+    assert number == "+31612345678"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -30,6 +31,14 @@ class Person(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("e-mail address"), unique=True)
     name = models.CharField(_("name"), max_length=200)
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    phone_number = models.CharField(
+        _("mobile number"),
+        max_length=20,
+        blank=True,
+        validators=[
+            RegexValidator(r"^\+?[0-9]{8,15}\Z", _("Give a mobile number of 8 to 15 digits, e.g. +31612345678."))
+        ],
+    )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("supplier staff"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)

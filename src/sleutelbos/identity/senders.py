@@ -65,8 +65,8 @@ class EmailCodeSender(CodeSender):
 
 
 def phone_number(person: Person) -> str:
-    """The number a text message goes to. People have no phone number field yet; the e-mail address stands in."""
-    return str(getattr(person, "phone_number", "") or person.email)
+    """The number a text message goes to; without a mobile number on record, the e-mail address stands in."""
+    return person.phone_number or person.email
 
 
 class FileSmsSender(CodeSender):
