@@ -9,15 +9,18 @@ audit events refer to it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import model_ngettext
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sleutelbos.audit.models import AuditEvent
@@ -27,6 +30,42 @@ from sleutelbos.audit.services import Actor
 def actor_for(request: HttpRequest) -> Actor:
     """The back-office user as the actor of a write (supplier staff)."""
     return Actor.for_person(request.user)
+
+
+def revoke_each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    objects: Iterable[Any],
+    revoke: Callable[[Any], Any],
+    *,
+    already_revoked: Callable[[Any], bool] = lambda obj: False,
+) -> None:
+    """A back-office "revoke selected" action: call the revoking service for each object, report every refusal
+    by name and how many were revoked. Revocation is final, so objects already revoked are only reported."""
+    revoked = 0
+    for obj in objects:
+        if already_revoked(obj):
+            modeladmin.message_user(
+                request, gettext("“%(object)s” was already revoked.") % {"object": obj}, messages.WARNING
+            )
+            continue
+        try:
+            revoke(obj)
+        except ValidationError as error:
+            modeladmin.message_user(
+                request,
+                gettext("“%(object)s” was not revoked: %(error)s") % {"object": obj, "error": " ".join(error.messages)},
+                messages.ERROR,
+            )
+        else:
+            revoked += 1
+    if revoked:
+        modeladmin.message_user(
+            request,
+            gettext("Revoked %(count)d %(items)s.")
+            % {"count": revoked, "items": model_ngettext(modeladmin.opts, revoked)},
+            messages.SUCCESS,
+        )
 
 
 class _Rehearsal(Exception):

@@ -19,7 +19,7 @@ from django.contrib.admin.utils import model_ngettext
 from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
@@ -31,7 +31,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from sleutelbos.audit.admin import ReadOnlyInline, ServiceWriteAdmin, actor_for
+from sleutelbos.audit.admin import ReadOnlyInline, ServiceWriteAdmin, actor_for, revoke_each
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.identity.activation import activation_send
 from sleutelbos.identity.models import (
@@ -435,26 +435,13 @@ class MeansAdmin(ServiceWriteAdmin):
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[Means]) -> None:
         """Revoke each selected means (people who left): every session of theirs ends at once."""
         actor = actor_for(request)
-        revoked = 0
-        for means in queryset.select_related("person"):
-            try:
-                means_revoke(actor=actor, person=means.person, reason=gettext("Revoked in the back office."))
-            except ValidationError as error:
-                self.message_user(
-                    request,
-                    gettext("“%(means)s” was not revoked: %(error)s")
-                    % {"means": means, "error": " ".join(error.messages)},
-                    messages.WARNING,
-                )
-            else:
-                revoked += 1
-        if revoked:
-            self.message_user(
-                request,
-                gettext("Revoked %(count)d %(items)s.")
-                % {"count": revoked, "items": model_ngettext(self.opts, revoked)},
-                messages.SUCCESS,
-            )
+        revoke_each(
+            self,
+            request,
+            queryset.select_related("person"),
+            lambda means: means_revoke(actor=actor, person=means.person, reason=gettext("Revoked in the back office.")),
+            already_revoked=lambda means: means.status == MeansStatus.REVOKED,
+        )
 
     def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> Means:
         data = form.cleaned_data

@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin, messages
-from django.contrib.admin.utils import model_ngettext
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from sleutelbos.audit.admin import ServiceWriteAdmin, actor_for
+from sleutelbos.audit.admin import ServiceWriteAdmin, actor_for, revoke_each
 from sleutelbos.catalogue.models import ServiceDefinition
 from sleutelbos.mandates.models import (
     ChainMandate,
@@ -149,31 +147,13 @@ class GrantAdmin(ServiceWriteAdmin):
     @admin.action(description=_("Revoke selected %(verbose_name_plural)s"), permissions=["revoke"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         actor = actor_for(request)
-        revoked = 0
-        for grant in queryset:
-            if grant.revoked_at is not None:
-                self.message_user(
-                    request, gettext("“%(grant)s” was already revoked.") % {"grant": grant}, messages.WARNING
-                )
-                continue
-            try:
-                self.revoke(actor, grant, gettext("Revoked in the back office."))
-            except ValidationError as error:
-                self.message_user(
-                    request,
-                    gettext("“%(grant)s” was not revoked: %(error)s")
-                    % {"grant": grant, "error": " ".join(error.messages)},
-                    messages.ERROR,
-                )
-            else:
-                revoked += 1
-        if revoked:
-            self.message_user(
-                request,
-                gettext("Revoked %(count)d %(items)s.")
-                % {"count": revoked, "items": model_ngettext(self.opts, revoked)},
-                messages.SUCCESS,
-            )
+        revoke_each(
+            self,
+            request,
+            queryset,
+            lambda grant: self.revoke(actor, grant, gettext("Revoked in the back office.")),
+            already_revoked=lambda grant: grant.revoked_at is not None,
+        )
 
 
 @admin.register(Mandate)
