@@ -173,7 +173,7 @@ class IdentityEvidence(models.Model):
 
     class Meta:
         verbose_name = _("identity evidence")
-        verbose_name_plural = _("identity evidence")
+        verbose_name_plural = _("identity evidence records")
         ordering = ["person", "-verified_at"]
         constraints = [
             models.CheckConstraint(condition=models.Q(level__in=Level.values), name="evidence_level_valid"),
