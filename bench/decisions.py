@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
-import math
-import os
+import logging
 import platform
 import sys
 import time
@@ -31,7 +29,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (
+    ROOT,
+    configure_django,
+    database_description,
+    guard_database,
+    latency_summary,
+    reset_database,
+    write_results,
+)
+
+SQLITE_NAME = "bench.sqlite3"
 MILLISECOND_NS = 1_000_000
 
 TARGET_P99_US = 1000.0
@@ -88,69 +96,6 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def configure_django() -> None:
-    """Django settings from the environment; without ``DATABASE_URL``, the bench's own SQLite file."""
-    os.environ.setdefault("SLEUTELBOS_VAR_DIR", str(ROOT / "var"))
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench.sqlite3'}")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sleutelbos.settings")
-    os.environ["DEBUG"] = "0"  # with DEBUG on, Django keeps every query: that would be measured too
-    import logging
-
-    import django
-
-    django.setup()
-    logging.getLogger("casbin").setLevel(logging.WARNING)  # it logs the whole model at INFO
-
-
-def database_description() -> str:
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        return f"SQLite {sqlite3.sqlite_version} ({connection.settings_dict['NAME']})"
-    connection.ensure_connection()
-    version = connection.connection.info.server_version if connection.vendor == "postgresql" else ""
-    settings = connection.settings_dict
-    return f"{connection.display_name} {version} ({settings['HOST']}:{settings['PORT']}/{settings['NAME']})"
-
-
-def guard_database(force: bool) -> None:
-    """Refuse to wipe a database that holds people the bench did not make (unless --force)."""
-    from django.db import DatabaseError
-
-    from sleutelbos.identity.models import Person
-    from world import EMAIL_DOMAIN
-
-    try:
-        foreign = Person.objects.exclude(email__endswith=f"@{EMAIL_DOMAIN}").exists()
-    except DatabaseError:
-        return  # no tables yet
-    if foreign and not force:
-        sys.exit(
-            "This database holds people the benchmark did not create and the benchmark empties it. Point "
-            "DATABASE_URL at a database for the benchmark, or pass --force."
-        )
-
-
-def reset_database() -> None:
-    """An empty, migrated database."""
-    from django.core.management import call_command
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        name = str(connection.settings_dict["NAME"])
-        connection.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(name + suffix).unlink(missing_ok=True)
-        call_command("migrate", verbosity=0, interactive=False)
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA synchronous = OFF")
-    else:
-        call_command("migrate", verbosity=0, interactive=False)
-        call_command("flush", verbosity=0, interactive=False)
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # Measuring
 
@@ -170,14 +115,8 @@ def measure(call: Callable[[Any], bool], warmup: Sequence[Any], items: Sequence[
         latencies.append(clock() - before)
         outcomes.append(bool(outcome))
     elapsed = clock() - started
-    latencies.sort()
-
-    def percentile(q: float) -> float:
-        return latencies[max(0, math.ceil(q * len(latencies)) - 1)] / 1000
-
     return {
-        "p50_us": percentile(0.50),
-        "p99_us": percentile(0.99),
+        **latency_summary(latencies, "us"),
         "decisions_per_s": len(items) / (elapsed / 1e9),
         "decisions": len(items),
     }, outcomes
@@ -203,7 +142,7 @@ def run_size(size: int, args: argparse.Namespace, now: dt.datetime) -> tuple[lis
     print(f"   generated in {build['generate_s']:.1f} s", flush=True)
 
     started = time.perf_counter()
-    reset_database()
+    reset_database(sqlite_pragmas=["synchronous = OFF"])
     build["rows"] = write(world)
     build["database_s"] = time.perf_counter() - started
     print(f"   written into the database in {build['database_s']:.1f} s: {build['rows']}", flush=True)
@@ -383,10 +322,12 @@ def print_report(rows: list[dict], builds: list[dict], found: list[dict], databa
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv)
-    configure_django()
+    configure_django(SQLITE_NAME, quiet={"casbin": logging.WARNING})  # PyCasbin logs the whole model at INFO
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     started = time.perf_counter()
-    guard_database(args.force)
+    from world import EMAIL_DOMAIN
+
+    guard_database(args.force, [EMAIL_DOMAIN])
     database = database_description()
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     rows: list[dict] = []
@@ -399,26 +340,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print_report(rows, builds, found, database, elapsed)
 
-    output = args.output or ROOT / "var" / "bench" / f"decisions-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(
-        json.dumps(
-            {
-                "started": now.isoformat(),
-                "database": database,
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "decisions": args.decisions,
-                "warmup": args.warmup,
-                "seed": args.seed,
-                "results": rows,
-                "builds": builds,
-                "checks": found,
-                "elapsed_s": elapsed,
-            },
-            indent=2,
-            default=str,
-        )
+    output = write_results(
+        args.output,
+        "decisions",
+        {
+            "started": now.isoformat(),
+            "database": database,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "decisions": args.decisions,
+            "warmup": args.warmup,
+            "seed": args.seed,
+            "results": rows,
+            "builds": builds,
+            "checks": found,
+            "elapsed_s": elapsed,
+        },
+        default=str,
     )
     print(f"Results written to {output}")
     wrong = [row for row in rows if row["agree"] != row["decisions"]]

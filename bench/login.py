@@ -25,8 +25,7 @@ import argparse
 import contextlib
 import datetime as dt
 import gc
-import json
-import math
+import logging
 import os
 import platform
 import re
@@ -37,9 +36,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (
+    configure_django,
+    database_description,
+    guard_database,
+    latency_summary,
+    percentile,
+    reset_database,
+    write_results,
+)
+
+SQLITE_NAME = "bench-login.sqlite3"
 EMAIL_DOMAIN = "bench-login.invalid"
-DECISIONS_EMAIL_DOMAIN = "bench.invalid"  # bench/world.py
+DECISIONS_EMAIL_DOMAIN = "bench.invalid"  # bench/world.py: its people may be there too when both share a DATABASE_URL
 
 # Keycloak's sizing guide: "For each 15 password-based user logins per second, allocate 1 vCPU to the cluster",
 # measured with its default password hashing, Argon2id with 5 iterations, 7 MiB of memory and parallelism 1.
@@ -77,73 +86,6 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown configuration: {', '.join(sorted(unknown))}")
     return args
-
-
-def configure_django() -> bool:
-    """Django settings from the environment; without ``DATABASE_URL``, the bench's own SQLite file.
-
-    Returns whether the database was given (``DATABASE_URL`` set before the script started)."""
-    given = bool(os.environ.get("DATABASE_URL"))
-    os.environ.setdefault("SLEUTELBOS_VAR_DIR", str(ROOT / "var"))
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'bench-login.sqlite3'}")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sleutelbos.settings")
-    os.environ["DEBUG"] = "0"  # production behaviour: no query log, secure cookies
-    import logging
-
-    import django
-
-    django.setup()
-    logging.getLogger("django.request").setLevel(logging.ERROR)  # every failed login is a 400, logged as a warning
-    return given
-
-
-def database_description() -> str:
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        return f"SQLite {sqlite3.sqlite_version} ({connection.settings_dict['NAME']})"
-    settings = connection.settings_dict
-    return f"{connection.display_name} ({settings['HOST']}:{settings['PORT']}/{settings['NAME']})"
-
-
-def guard_database(force: bool) -> None:
-    """Refuse to empty a database that holds people the bench did not make (unless --force)."""
-    from django.db import DatabaseError
-
-    from sleutelbos.identity.models import Person
-
-    try:
-        # The decision benchmark's people (bench/world.py) may be there too when both share a DATABASE_URL.
-        foreign = (
-            Person.objects.exclude(email__endswith=f"@{EMAIL_DOMAIN}")
-            .exclude(email__endswith=f"@{DECISIONS_EMAIL_DOMAIN}")
-            .exists()
-        )
-    except DatabaseError:
-        return  # no tables yet
-    if foreign and not force:
-        sys.exit(
-            "This database holds people the benchmark did not create and the benchmark empties it. Point "
-            "DATABASE_URL at a database for the benchmark, or pass --force."
-        )
-
-
-def reset_database() -> None:
-    """An empty, migrated database."""
-    from django.core.management import call_command
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        name = str(connection.settings_dict["NAME"])
-        connection.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(name + suffix).unlink(missing_ok=True)
-        call_command("migrate", verbosity=0, interactive=False)
-    else:
-        call_command("migrate", verbosity=0, interactive=False)
-        call_command("flush", verbosity=0, interactive=False)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -338,18 +280,11 @@ def pinned(cpu: int | None) -> Iterator[int | None]:
         os.sched_setaffinity(0, previous)
 
 
-def percentile(values: list[int], q: float) -> float:
-    """The q-th percentile (nearest rank) of nanosecond values, in milliseconds."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] / 1e6
-
-
 def summary(latencies: list[int], wall_ns: int, cpu_s: float) -> dict[str, float]:
     count = len(latencies)
     return {
         "count": count,
-        "p50_ms": percentile(latencies, 0.50),
-        "p99_ms": percentile(latencies, 0.99),
+        **latency_summary(latencies, "ms"),
         "per_s": count / (wall_ns / 1e9),
         "per_cpu_s": count / cpu_s if cpu_s > 0 else float("nan"),
         "cpu_ms_each": cpu_s * 1000 / count,
@@ -483,11 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     global KeycloakArgon2PasswordHasher
     args = arguments(argv)
     started = time.perf_counter()
-    given = configure_django()
+    # Every failed login is a 400, which django.request logs as a warning.
+    given = configure_django(SQLITE_NAME, quiet={"django.request": logging.ERROR})
     KeycloakArgon2PasswordHasher = keycloak_hasher_class()
-    guard_database(args.force)
+    guard_database(args.force, [EMAIL_DOMAIN, DECISIONS_EMAIL_DOMAIN])
     reset_database()
-    database = database_description()
+    database = database_description(server_version=False)
     cpu = None if args.no_pin else (args.cpu if args.cpu is not None else min(os.sched_getaffinity(0)))
     count = args.warmup + max(args.logins, args.failures)
     print(f"Creating {count} people at EH2 in {database} (not timed)", flush=True)
@@ -502,35 +438,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         call_command("flush", verbosity=0, interactive=False)
     elapsed = time.perf_counter() - started
     print_report(rows, database, cpu, elapsed)
-    output = args.output or ROOT / "var" / "bench" / f"login-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(
-        json.dumps(
-            {
-                "when": dt.datetime.now().isoformat(timespec="seconds"),
-                "database": database,
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "cpu": cpu,
-                "cpus_available": os.cpu_count(),
-                "arguments": {key: str(value) for key, value in vars(args).items()},
-                "keycloak": {
-                    "logins_per_s_per_vcpu": KEYCLOAK_LOGINS_PER_VCPU,
-                    "time_cost": KEYCLOAK_TIME_COST,
-                    "memory_cost_kib": KEYCLOAK_MEMORY_KIB,
-                    "parallelism": KEYCLOAK_PARALLELISM,
-                    "source": KEYCLOAK_SOURCE,
-                },
-                "rows": [
-                    {**row, "ratio_to_keycloak": row["per_s"] / KEYCLOAK_LOGINS_PER_VCPU}
-                    if row["what"] == "login"
-                    else row
-                    for row in rows
-                ],
-                "elapsed_s": elapsed,
+    output = write_results(
+        args.output,
+        "login",
+        {
+            "when": dt.datetime.now().isoformat(timespec="seconds"),
+            "database": database,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpu": cpu,
+            "cpus_available": os.cpu_count(),
+            "arguments": {key: str(value) for key, value in vars(args).items()},
+            "keycloak": {
+                "logins_per_s_per_vcpu": KEYCLOAK_LOGINS_PER_VCPU,
+                "time_cost": KEYCLOAK_TIME_COST,
+                "memory_cost_kib": KEYCLOAK_MEMORY_KIB,
+                "parallelism": KEYCLOAK_PARALLELISM,
+                "source": KEYCLOAK_SOURCE,
             },
-            indent=2,
-        )
+            "rows": [
+                {**row, "ratio_to_keycloak": row["per_s"] / KEYCLOAK_LOGINS_PER_VCPU} if row["what"] == "login" else row
+                for row in rows
+            ],
+            "elapsed_s": elapsed,
+        },
     )
     print(f"Results written to {output}")
     return 0
