@@ -346,7 +346,10 @@ def test_webauthn_registration_options_ask_what_the_level_needs() -> None:
     parsed = json.loads(options)
     assert parsed["rp"] == {"id": RP_ID, "name": "Sleutelbos"}
     assert parsed["user"]["name"] == "key@example.nl"
-    assert str(person.pk) not in b64url_decode(parsed["user"]["id"]).decode("latin-1")
+    # The user handle is an opaque 32-byte HMAC, never the person's id or e-mail address (WebAuthn 14.6.1).
+    handle = b64url_decode(parsed["user"]["id"])
+    assert len(handle) == 32
+    assert handle not in (str(person.pk).encode(), person.email.encode())
     assert parsed["attestation"] == "direct"
     assert parsed["authenticatorSelection"]["userVerification"] == "required"
     assert b64url_decode(parsed["challenge"]) == challenge and len(challenge) >= 16
