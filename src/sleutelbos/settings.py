@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "sleutelbos.identity",
     "sleutelbos.mandates",
     "sleutelbos.api",
+    "sleutelbos.saml",
     "sleutelbos.portal",
     "sleutelbos.demo",
 ]
