@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v1/", include("sleutelbos.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", include("sleutelbos.identity.urls")),
+    path("saml/", include("sleutelbos.saml.urls")),
     path("", include("sleutelbos.portal.urls")),
 ]

@@ -16,6 +16,7 @@ from sleutelbos.api.decisions import DecisionView
 from sleutelbos.api.mandates import ChainMandateViewSet, MandateViewSet
 from sleutelbos.api.organisations import OrganisationViewSet
 from sleutelbos.api.people import PersonViewSet
+from sleutelbos.api.saml import ServiceProviderEntityViewSet
 
 app_name = "api"
 
@@ -27,6 +28,7 @@ router.register("organisations", OrganisationViewSet, basename="organisation")
 router.register("people", PersonViewSet, basename="person")
 router.register("mandates", MandateViewSet, basename="mandate")
 router.register("chain-mandates", ChainMandateViewSet, basename="chain-mandate")
+router.register("saml-service-providers", ServiceProviderEntityViewSet, basename="saml-service-provider")
 
 
 class PublicSchemaView(SpectacularAPIView):

@@ -1,0 +1,250 @@
+"""Writes of the SAML app: registering a service provider's entity from its metadata.
+
+A service provider (DV) hands over its SAML metadata as a file or a URL. Registering it keeps the entity's signing
+and encryption certificates and its AssertionConsumerServices by index, and links the entity to the provider in the
+catalogue; registering the same entity ID again replaces all of that with what the new metadata says.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from sleutelbos.audit.services import Actor, audit_record
+from sleutelbos.catalogue.models import ServiceProvider
+from sleutelbos.saml.models import (
+    AssertionConsumerService,
+    CertificateUse,
+    ServiceProviderEntity,
+    SpCertificate,
+)
+from sleutelbos.saml.protocol.metadata import (
+    LOOPBACK_HOSTS,
+    MAX_METADATA_BYTES,
+    MetadataError,
+    SpMetadata,
+    parse_sp_metadata,
+)
+from sleutelbos.validation import fail, full_clean
+
+FETCH_TIMEOUT_SECONDS = 10
+MAX_REDIRECTS = 3
+_DV_ENTITY_ID = re.compile(r"^urn:etoegang:DV:(?P<oin>[0-9]{20}):entities:[0-9]+\Z")
+
+# What a person reads when metadata is refused, by the protocol's reason.
+_REASONS = {
+    "too_large": _("The metadata is larger than 1 MB."),
+    "not_xml": _("The metadata is not well-formed XML."),
+    "doctype": _("The metadata contains a DOCTYPE; metadata with a DTD or entities is not accepted."),
+    "not_metadata": _("This is not SAML 2.0 metadata (an md:EntityDescriptor)."),
+    "several_entities": _("The metadata describes several entities; give the metadata of exactly one."),
+    "entity_id_not_uri": _("The entityID “%(entity_id)s” is not a URI."),
+    "expired": _("The metadata expired (validUntil %(moment)s)."),
+    "no_sp_descriptor": _("The metadata has no SPSSODescriptor for SAML 2.0."),
+    "bad_certificate": _("A KeyDescriptor holds no readable X.509 certificate."),
+    "certificate_unfit": _("The certificate %(subject)s cannot be used: it needs an RSA key of at least 2048 bits."),
+    "missing_signing_certificate": _("The metadata has no signing certificate."),
+    "bad_index": _("%(name)s has an invalid index “%(index)s”."),
+    "duplicate_index": _("%(name)s index %(index)s occurs twice."),
+    "missing_acs": _("The metadata has no AssertionConsumerService with the HTTP-Artifact or HTTP-POST binding."),
+    "not_https": _("%(name)s “%(location)s” is not an https URL."),
+}
+
+
+def metadata_error_message(error: MetadataError) -> str:
+    """The translated message for a refusal of metadata."""
+    message = _REASONS.get(error.reason)
+    return str(message) % error.params if message is not None else str(error)
+
+
+@transaction.atomic
+def sp_register_from_metadata(
+    *,
+    actor: Actor,
+    data: bytes,
+    provider: ServiceProvider | None,
+    metadata_url: str = "",
+) -> ServiceProviderEntity:
+    """Register a service provider's entity from its SAML metadata, or update it when its entity ID is known.
+
+    ``provider`` links the entity to its provider in the catalogue; None keeps the link an existing entity has, or
+    for a new eHerkenning entity ID (``urn:etoegang:DV:<OIN>:entities:<n>``) links the provider with that OIN, if
+    the catalogue has it. Such an entity ID must name the provider's own OIN. Errors are reported under
+    ``metadata`` and ``provider``.
+    """
+    try:
+        metadata = parse_sp_metadata(data)
+    except MetadataError as error:
+        raise fail("metadata", metadata_error_message(error), code=error.reason) from None
+    entity = ServiceProviderEntity.objects.select_for_update().filter(entity_id=metadata.entity_id).first()
+    created = entity is None
+    if entity is None:
+        entity = ServiceProviderEntity(entity_id=metadata.entity_id)
+    before = None if created else _summary(entity)
+    match = _DV_ENTITY_ID.match(metadata.entity_id)
+    if provider is not None:
+        entity.provider = provider
+    elif entity.provider_id is None and match:
+        entity.provider = ServiceProvider.objects.filter(oin=match["oin"]).first()
+    if entity.provider_id is not None and match and match["oin"] != entity.provider.oin:
+        raise fail(
+            "provider",
+            gettext("The entity ID %(entity_id)s belongs to OIN %(oin)s, not to %(provider)s.")
+            % {"entity_id": metadata.entity_id, "oin": match["oin"], "provider": entity.provider},
+            code="oin_mismatch",
+        )
+    entity.name = metadata.name()[:200]
+    entity.metadata_xml = data.decode("utf-8", errors="replace")
+    if metadata_url:
+        entity.metadata_url = metadata_url
+    entity.artifact_resolution_url = next((ars.location for ars in metadata.artifact_resolution_services), "")
+    entity.attribute_consuming_services = [
+        {"index": service.index, "names": service.names} for service in metadata.attribute_consuming_services
+    ]
+    entity.valid_until = metadata.valid_until
+    full_clean(entity)
+    entity.save()
+    _replace_endpoints_and_certificates(entity, metadata)
+    after = _summary(entity)
+    if created:
+        audit_record(actor=actor, action="saml_sp:registered", subject=entity, data=after)
+    else:
+        changed = {key: {"from": before[key], "to": value} for key, value in after.items() if before[key] != value}
+        audit_record(
+            actor=actor, action="saml_sp:updated", subject=entity, data={"entity_id": entity.entity_id, **changed}
+        )
+    return entity
+
+
+def _replace_endpoints_and_certificates(entity: ServiceProviderEntity, metadata: SpMetadata) -> None:
+    """What the entity's metadata lists now replaces what it listed before: no certificate or ACS the provider has
+    withdrawn may remain usable."""
+    entity.certificates.all().delete()
+    entity.assertion_consumer_services.all().delete()
+    rows = [
+        SpCertificate(
+            entity=entity,
+            use=use,
+            pem=certificate.pem,
+            fingerprint=certificate.fingerprint,
+            subject=certificate.subject[:1000],
+            not_after=certificate.not_after,
+        )
+        for use, certificates in (
+            (CertificateUse.SIGNING, metadata.signing_certificates),
+            (CertificateUse.ENCRYPTION, metadata.encryption_certificates),
+        )
+        for certificate in certificates
+    ]
+    SpCertificate.objects.bulk_create(rows)
+    AssertionConsumerService.objects.bulk_create(
+        AssertionConsumerService(
+            entity=entity, index=acs.index, binding=acs.binding, location=acs.location, is_default=acs.is_default
+        )
+        for acs in metadata.assertion_consumer_services
+    )
+
+
+def _summary(entity: ServiceProviderEntity) -> dict[str, Any]:
+    """What the audit log keeps of a registration: enough to see what changed."""
+    return {
+        "entity_id": entity.entity_id,
+        "provider": entity.provider.oin if entity.provider_id else None,
+        "name": entity.name,
+        "metadata_url": entity.metadata_url,
+        "signing_certificates": sorted(
+            c.fingerprint for c in entity.certificates.all() if c.use == CertificateUse.SIGNING
+        ),
+        "encryption_certificates": sorted(
+            c.fingerprint for c in entity.certificates.all() if c.use == CertificateUse.ENCRYPTION
+        ),
+        "assertion_consumer_services": [
+            f"{acs.index} {acs.binding} {acs.location}" for acs in entity.assertion_consumer_services.order_by("index")
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Metadata from a URL
+
+
+def _url_allowed(url: str) -> bool:
+    """https, or plain http to the loopback host when developing (DEBUG): a metadata URL is never fetched in the
+    clear from the network."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    if not host:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and settings.DEBUG and host in LOOPBACK_HOSTS)
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a few redirects, each only to a URL that may be fetched itself and never to another scheme (so never
+    from https to http)."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def http_error_302(self, req: Any, fp: Any, code: int, msg: str, headers: Any) -> Any:
+        target = urljoin(req.full_url, headers.get("Location") or headers.get("URI") or "")
+        if not _url_allowed(target) or urlsplit(target).scheme != urlsplit(req.full_url).scheme:
+            raise fail(
+                "metadata_url",
+                gettext("The metadata URL redirects to %(url)s, which is not allowed.") % {"url": target},
+                code="redirect",
+            )
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def metadata_fetch(url: str) -> bytes:
+    """Fetch metadata over https (plain http to the loopback host only when developing): at most 1 MB, within
+    10 seconds, redirects only to the same scheme. Errors are reported under ``metadata_url``."""
+    if not _url_allowed(url):
+        raise fail("metadata_url", gettext("The metadata URL must be an https URL."), code="not_https")
+    opener = urllib.request.build_opener(_CheckedRedirects)
+    request = urllib.request.Request(url, headers={"Accept": "application/samlmetadata+xml, application/xml"})  # noqa: S310 (scheme checked above)
+    try:
+        with opener.open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > MAX_METADATA_BYTES:
+                raise _too_large()
+            data = response.read(MAX_METADATA_BYTES + 1)
+    except urllib.error.HTTPError as error:
+        raise fail(
+            "metadata_url",
+            gettext("Fetching the metadata failed: the server answered %(status)s.") % {"status": error.code},
+            code="fetch_failed",
+        ) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise fail(
+            "metadata_url",
+            gettext("Fetching the metadata failed: %(reason)s.") % {"reason": reason},
+            code="fetch_failed",
+        ) from None
+    if len(data) > MAX_METADATA_BYTES:
+        raise _too_large()
+    return data
+
+
+def _too_large() -> ValidationError:
+    return fail("metadata_url", gettext("The metadata at this URL is larger than 1 MB."), code="too_large")
+
+
+def sp_register_from_url(*, actor: Actor, url: str, provider: ServiceProvider | None) -> ServiceProviderEntity:
+    """Fetch a service provider's metadata from ``url`` (see :func:`metadata_fetch`) and register it, remembering
+    the URL for later refreshes."""
+    return sp_register_from_metadata(actor=actor, data=metadata_fetch(url), provider=provider, metadata_url=url)
