@@ -95,3 +95,131 @@ def service_instance_create(
         data={"service_id": instance.service_id, "definition": definition.uuid},
     )
     return instance
+
+
+_UNCHANGED: object = object()
+
+
+def _apply(instance: object, changes: dict[str, object]) -> dict[str, list[object]]:
+    """Set the given fields; return ``{field: [old, new]}`` for those that really changed."""
+    changed = {}
+    for name, value in changes.items():
+        if value is _UNCHANGED:
+            continue
+        old = getattr(instance, name)
+        if old != value:
+            setattr(instance, name, value)
+            changed[name] = [old, value]
+    return changed
+
+
+def _audit_value(value: object) -> object:
+    """A value as the audit log keeps it: levels by name, UUIDs and model rows as strings."""
+    if isinstance(value, Level):
+        return value.label
+    if isinstance(value, uuid_module.UUID | ServiceDefinition):
+        return str(value.uuid if isinstance(value, ServiceDefinition) else value)
+    return value
+
+
+def _audit_changes(changed: dict[str, list[object]]) -> dict[str, list[object]]:
+    return {name: [_audit_value(old), _audit_value(new)] for name, (old, new) in changed.items()}
+
+
+@transaction.atomic
+def service_provider_update(
+    *,
+    actor: Actor,
+    provider: ServiceProvider,
+    name_nl: str | object = _UNCHANGED,
+    name_en: str | object = _UNCHANGED,
+) -> ServiceProvider:
+    """Rename a service provider; fields not given stay as they are. Nothing is recorded when nothing changes."""
+    changed = _apply(provider, {"name_nl": name_nl, "name_en": name_en})
+    if changed:
+        full_clean(provider)
+        provider.save(update_fields=list(changed))
+        audit_record(
+            actor=actor,
+            action="service_provider:updated",
+            subject=provider,
+            data={"oin": provider.oin, "changes": _audit_changes(changed)},
+        )
+    return provider
+
+
+@transaction.atomic
+def service_definition_update(
+    *,
+    actor: Actor,
+    definition: ServiceDefinition,
+    name_nl: str | object = _UNCHANGED,
+    name_en: str | object = _UNCHANGED,
+    description_nl: str | object = _UNCHANGED,
+    description_en: str | object = _UNCHANGED,
+    level: Level | str | object = _UNCHANGED,
+    branch_restriction_allowed: bool | object = _UNCHANGED,
+    entity_concerned_types: list[list[str]] | object = _UNCHANGED,
+) -> ServiceDefinition:
+    """Change a service definition; fields not given stay as they are. Its ServiceUUID and provider never change.
+
+    A new level applies to every decision from now on: mandates below it stop covering the service.
+    """
+    changed = _apply(
+        definition,
+        {
+            "name_nl": name_nl,
+            "name_en": name_en,
+            "description_nl": description_nl,
+            "description_en": description_en,
+            "level": level if level is _UNCHANGED else Level.parse(level),
+            "branch_restriction_allowed": branch_restriction_allowed,
+            "entity_concerned_types": entity_concerned_types,
+        },
+    )
+    if "level" in changed:
+        changed["level"] = [Level(changed["level"][0]), changed["level"][1]]
+    if changed:
+        full_clean(definition)
+        definition.save(update_fields=list(changed))
+        audit_record(
+            actor=actor,
+            action="service_definition:updated",
+            subject=definition,
+            data={"provider": definition.provider.oin, "uuid": definition.uuid, "changes": _audit_changes(changed)},
+        )
+    return definition
+
+
+@transaction.atomic
+def service_instance_update(
+    *,
+    actor: Actor,
+    instance: ServiceInstance,
+    definition: ServiceDefinition | object = _UNCHANGED,
+    index: int | object = _UNCHANGED,
+    uuid: uuid_module.UUID | object = _UNCHANGED,
+    service_url: str | object = _UNCHANGED,
+    privacy_policy_url: str | object = _UNCHANGED,
+) -> ServiceInstance:
+    """Change a service instance; fields not given stay as they are. Its provider never changes."""
+    changed = _apply(
+        instance,
+        {
+            "definition": definition,
+            "index": index,
+            "uuid": uuid,
+            "service_url": service_url,
+            "privacy_policy_url": privacy_policy_url,
+        },
+    )
+    if changed:
+        full_clean(instance)
+        instance.save(update_fields=list(changed))
+        audit_record(
+            actor=actor,
+            action="service_instance:updated",
+            subject=instance,
+            data={"service_id": instance.service_id, "changes": _audit_changes(changed)},
+        )
+    return instance
