@@ -271,7 +271,7 @@ def test_the_abolished_level_is_still_a_rulebook_uri() -> None:
 def test_a_document_type_declaration_is_refused_before_any_entity_is_expanded() -> None:
     (problem,) = refusal(fixture("invalid-doctype.xml"))
 
-    assert "DOCTYPE" in str(problem) or "document type" in str(problem)
+    assert "document type declaration is not allowed" in str(problem)
 
 
 def test_an_external_entity_is_never_fetched() -> None:
@@ -282,6 +282,7 @@ def test_an_external_entity_is_never_fetched() -> None:
 
     (problem,) = refusal(data)
 
+    assert "document type declaration is not allowed" in str(problem)
     assert "root:" not in str(problem)
 
 

@@ -28,12 +28,8 @@ from typing import Any
 from lxml import etree
 
 from sleutelbos.saml.protocol import xml
+from sleutelbos.saml.protocol.xml import DS, ESC, MD, SAML, XML
 
-ESC = "urn:etoegang:1.13:service-catalog"
-SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-MD = "urn:oasis:names:tc:SAML:2.0:metadata"
-DS = "http://www.w3.org/2000/09/xmldsig#"
-XML = "http://www.w3.org/XML/1998/namespace"
 NSMAP = {"esc": ESC, "saml": SAML, "md": MD, "ds": DS}
 _PREFIXES = {namespace: prefix for prefix, namespace in NSMAP.items()} | {XML: "xml"}
 
@@ -61,9 +57,7 @@ def _(message: str) -> str:
     return message
 
 
-def q(namespace: str, name: str) -> str:
-    """The lxml (Clark) name of an element or attribute."""
-    return f"{{{namespace}}}{name}"
+q = xml.qname
 
 
 def _prefixed(name: str) -> str:
