@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -18,10 +19,12 @@ from django.utils.translation import gettext
 
 from sleutelbos.api.models import ApiToken
 from sleutelbos.audit.models import AuditEvent
+from sleutelbos.audit.services import SYSTEM
 from sleutelbos.catalogue.models import ServiceInstance, ServiceProvider
 from sleutelbos.identity.models import Means, MeansStatus, Person
 from sleutelbos.mandates.models import ChainMandate, Mandate
 from sleutelbos.organisations.models import Membership
+from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +47,9 @@ def world() -> None:
     call_command("demo", stdout=io.StringIO())
     ApiToken.issue("boekhoudpakket")
     Group.objects.create(name="Verificatie")
+    sp_register_from_metadata(
+        actor=SYSTEM, data=Path("tests/saml/fixtures/metadata/dv-eherkenning.xml").read_bytes(), provider=None
+    )
 
 
 def change_form_data(client: Client, change_url: str, **changes: str) -> dict[str, object]:
