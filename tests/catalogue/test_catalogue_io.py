@@ -25,6 +25,7 @@ from sleutelbos.catalogue.services import (
     service_provider_create,
     service_provider_update,
 )
+from sleutelbos.saml.idp import DEVELOPMENT_OIN
 from sleutelbos.saml.protocol import catalogue_xml as cx
 
 pytestmark = pytest.mark.django_db
@@ -299,12 +300,14 @@ def test_an_empty_catalogue_is_not_exported() -> None:
         catalogue_export()
 
 
-def test_the_export_needs_the_brokers_oin(settings: Any) -> None:
+def test_the_export_names_the_broker_by_the_oin_of_its_entity_id(settings: Any) -> None:
     catalogue_import(actor=SYSTEM, data=CATALOGUE.read_bytes())
-    del settings.SAML_IDP_OIN
 
+    settings.SAML_IDP_OIN = "1234"
     with pytest.raises(ImproperlyConfigured):
         catalogue_export()
+    del settings.SAML_IDP_OIN
+    assert f"<esc:HerkenningsmakelaarId>{DEVELOPMENT_OIN}<".encode() in catalogue_export()
     assert b"<esc:HerkenningsmakelaarId>00000001234567890123<" in catalogue_export(oin="00000001234567890123")
 
 

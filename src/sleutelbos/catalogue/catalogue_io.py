@@ -24,6 +24,7 @@ from sleutelbos.audit.services import Actor
 from sleutelbos.catalogue import services
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider, service_id_for
+from sleutelbos.saml.idp import DEVELOPMENT_OIN
 from sleutelbos.saml.protocol import catalogue_xml as cx
 
 ENGLISH = "en"
@@ -46,8 +47,9 @@ class ImportReport:
 
 
 def broker_oin() -> str:
-    """Our own OIN as broker (Herkenningsmakelaar), written as every instance's ``esc:HerkenningsmakelaarId``."""
-    oin = str(getattr(settings, OIN_SETTING, "") or "")
+    """Our own OIN as broker (Herkenningsmakelaar), written as every instance's ``esc:HerkenningsmakelaarId``: the OIN
+    of the broker's entity ID, so the same setting and development default as ``saml.idp``."""
+    oin = str(getattr(settings, OIN_SETTING, "") or DEVELOPMENT_OIN)
     if len(oin) != 20 or not oin.isdigit():
         raise ImproperlyConfigured(
             _("Set %(setting)s to the broker's OIN (20 digits) to export the service catalogue.")
