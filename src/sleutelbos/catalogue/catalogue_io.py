@@ -14,7 +14,6 @@ import uuid as uuid_module
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
@@ -24,7 +23,7 @@ from sleutelbos.audit.services import Actor
 from sleutelbos.catalogue import services
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider, service_id_for
-from sleutelbos.saml.idp import DEVELOPMENT_OIN
+from sleutelbos.saml import idp
 from sleutelbos.saml.protocol import catalogue_xml as cx
 
 ENGLISH = "en"
@@ -49,7 +48,7 @@ class ImportReport:
 def broker_oin() -> str:
     """Our own OIN as broker (Herkenningsmakelaar), written as every instance's ``esc:HerkenningsmakelaarId``: the OIN
     of the broker's entity ID, so the same setting and development default as ``saml.idp``."""
-    oin = str(getattr(settings, OIN_SETTING, "") or DEVELOPMENT_OIN)
+    oin = idp.broker_oin()
     if len(oin) != 20 or not oin.isdigit():
         raise ImproperlyConfigured(
             _("Set %(setting)s to the broker's OIN (20 digits) to export the service catalogue.")
@@ -173,9 +172,7 @@ def _import_instance(
         instance = provider.instances.filter(index=data.index).first()
     try:
         if instance is None:
-            del values["uuid"]  # the model gives a new instance its UUID; set it right after, in the same transaction
             instance = services.service_instance_create(actor=actor, **values)
-            services.service_instance_update(actor=actor, instance=instance, uuid=uuid)
             report.created.append(data.service_id)
         elif any(getattr(instance, name) != value for name, value in values.items()):
             services.service_instance_update(actor=actor, instance=instance, **values)

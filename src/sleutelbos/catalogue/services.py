@@ -75,6 +75,7 @@ def service_instance_create(
     actor: Actor,
     definition: ServiceDefinition,
     index: int,
+    uuid: uuid_module.UUID | None = None,
     service_url: str = "",
     privacy_policy_url: str = "",
 ) -> ServiceInstance:
@@ -83,6 +84,7 @@ def service_instance_create(
         provider=definition.provider,
         definition=definition,
         index=index,
+        uuid=uuid or uuid_module.uuid4(),
         service_url=service_url,
         privacy_policy_url=privacy_policy_url,
     )

@@ -70,10 +70,15 @@ class IdpConfig:
         return (self.cert_pem,) if self.next_cert_pem is None else (self.cert_pem, self.next_cert_pem)
 
 
+def broker_oin() -> str:
+    """The broker's own OIN (``SAML_IDP_OIN``, or the development OIN), without loading any key."""
+    return str(getattr(settings, "SAML_IDP_OIN", "") or DEVELOPMENT_OIN)
+
+
 @functools.cache
 def idp_config() -> IdpConfig:
     """The broker's configuration from settings, keys loaded (or, in development, generated) once per process."""
-    oin = str(getattr(settings, "SAML_IDP_OIN", "") or DEVELOPMENT_OIN)
+    oin = broker_oin()
     index = int(getattr(settings, "SAML_IDP_ENTITY_INDEX", 0) or 0)
     try:
         broker_entity_id(oin, index)
