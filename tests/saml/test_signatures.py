@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib
 import re
 import types
 import zlib
@@ -720,8 +721,8 @@ def test_a_relay_state_over_80_bytes_is_refused(dv):
 
 
 def test_redirects_interoperate_with_pysaml2_in_both_directions(dv):
-    pack = pytest.importorskip("saml2.pack")
-    sigver = pytest.importorskip("saml2.sigver")
+    pack = importlib.import_module("saml2.pack")
+    sigver = importlib.import_module("saml2.sigver")
     private_key = keys.load_private_key(dv[0])
     backend = types.SimpleNamespace(get_signer=lambda alg, key=None: sigver.RSASigner(hashes.SHA256(), private_key))
 
