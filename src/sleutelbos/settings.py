@@ -211,3 +211,15 @@ LOGGING = {
 # development.
 SLEUTELBOS_SMS_SENDER = os.environ.get("SLEUTELBOS_SMS_SENDER", "sleutelbos.identity.senders.FileSmsSender")
 SLEUTELBOS_SMS_FILE = Path(os.environ.get("SLEUTELBOS_SMS_FILE", VAR_DIR / "sms.log"))
+
+# The KvK register (organisations.kvk): "file" (default) reads JSON register files, "http" the KvK API; an import path
+# names another KvkRegister class. SLEUTELBOS_KVK_FILE is one file or "path1,path2": a later file adds organisations
+# and replaces those with the same KvK number, so an operator extends the shipped register by listing it first.
+SLEUTELBOS_KVK_SOURCE = os.environ.get("SLEUTELBOS_KVK_SOURCE", "file")
+SLEUTELBOS_KVK_FILE = os.environ.get(
+    "SLEUTELBOS_KVK_FILE", str(BASE_DIR / "organisations" / "fixtures" / "kvk-register.json")
+)
+SLEUTELBOS_KVK_API_URL = os.environ.get("SLEUTELBOS_KVK_API_URL", "https://api.kvk.nl/api")
+# Never a default: the key comes from the environment only.
+SLEUTELBOS_KVK_API_KEY = os.environ.get("SLEUTELBOS_KVK_API_KEY", "")
+SLEUTELBOS_KVK_TIMEOUT = float(os.environ.get("SLEUTELBOS_KVK_TIMEOUT", "5"))
