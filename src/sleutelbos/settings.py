@@ -223,3 +223,12 @@ SLEUTELBOS_KVK_API_URL = os.environ.get("SLEUTELBOS_KVK_API_URL", "https://api.k
 # Never a default: the key comes from the environment only.
 SLEUTELBOS_KVK_API_KEY = os.environ.get("SLEUTELBOS_KVK_API_KEY", "")
 SLEUTELBOS_KVK_TIMEOUT = float(os.environ.get("SLEUTELBOS_KVK_TIMEOUT", "5"))
+
+# The broker's SAML identity (saml.idp). Without key paths a development key and certificate are generated once under
+# var/saml/ (never committed). SAML_IDP_NEXT_CERT publishes a second certificate during a key rollover.
+SAML_IDP_OIN = os.environ.get("SAML_IDP_OIN", "")
+SAML_IDP_ENTITY_INDEX = int(os.environ.get("SAML_IDP_ENTITY_INDEX", "0"))
+SAML_IDP_SIGNING_KEY = os.environ.get("SAML_IDP_SIGNING_KEY", "")
+SAML_IDP_SIGNING_CERT = os.environ.get("SAML_IDP_SIGNING_CERT", "")
+SAML_IDP_NEXT_CERT = os.environ.get("SAML_IDP_NEXT_CERT", "")
+SAML_IDP_BASE_URL = os.environ.get("SAML_IDP_BASE_URL", "")
