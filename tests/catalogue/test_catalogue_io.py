@@ -214,7 +214,7 @@ def test_an_update_refused_halfway_rolls_back_the_updates_before_it() -> None:
     (problem,) = excinfo.value.problems
     assert problem.element == "esc:ServiceUUID"
     assert str(elsewhere.uuid) in data.decode().splitlines()[problem.line - 1]
-    assert "another service provider" in str(problem)
+    assert "van een andere dienstverlener" in str(problem)
     assert catalogue_state() == before
 
 
@@ -356,7 +356,7 @@ def test_the_command_imports_a_file_and_says_what_it_did() -> None:
 
     call_command("catalogue", "import", str(CATALOGUE), stdout=out)
 
-    assert "10 created, 0 updated, 0 unchanged" in out.getvalue()
+    assert "10 aangemaakt, 0 bijgewerkt, 0 ongewijzigd" in out.getvalue()
     assert f"urn:etoegang:DV:{CITY}:services:1" in out.getvalue()
     assert "esc:ServiceCertificate" in out.getvalue()
     assert ServiceInstance.objects.count() == 4

@@ -355,7 +355,9 @@ def test_back_office_names_what_is_wrong_with_an_upload(staff_client: Client) ->
         {"metadata_file": _upload("dv.xml", DV_METADATA.replace(b'use="signing"', b'use="encryption"'))},
     )
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors["metadata_file"] == ["The metadata has no signing certificate."]
+    assert response.context["adminform"].form.errors["metadata_file"] == [
+        "De metadata heeft geen ondertekeningscertificaat."
+    ]
     assert not ServiceProviderEntity.objects.exists()
 
 
