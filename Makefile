@@ -39,14 +39,17 @@ demo: $(VENV)/.installed-run
 
 ## test: set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise)
 test: $(VENV)/.installed-test
+	scripts/system-packages xmlsec1
 	$(BIN)/pytest -q -m "not browser"
 
 ## test-postgres: the suite against the PostgreSQL on 127.0.0.1:5432
 test-postgres: $(VENV)/.installed-test
+	scripts/system-packages xmlsec1
 	DATABASE_URL=$${PG_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -m "not browser"
 
 ## test-browser: browser tests in Chromium (needs /usr/bin/chromium)
 test-browser: $(VENV)/.installed-test
+	scripts/system-packages xmlsec1 chromium
 	$(BIN)/pytest -q -m browser
 
 ## lint: ruff, and no model change without its migration
@@ -64,6 +67,7 @@ migrations: $(VENV)/.installed-test
 
 ## messages: collect translatable strings into the Dutch catalogue and compile it (needs GNU gettext)
 messages: $(VENV)/.installed-test
+	scripts/system-packages gettext
 	cd src/sleutelbos && SLEUTELBOS_VAR_DIR=$(CURDIR)/var ../../$(BIN)/sleutelbos makemessages -l nl --no-location --no-obsolete
 	cd src/sleutelbos && SLEUTELBOS_VAR_DIR=$(CURDIR)/var ../../$(BIN)/sleutelbos compilemessages -l nl
 
