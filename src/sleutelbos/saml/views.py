@@ -1,18 +1,47 @@
-"""The broker's SAML endpoints, adapting HTTP requests to the protocol code in :mod:`sleutelbos.saml.protocol`."""
+"""The broker's SAML endpoints, adapting HTTP requests to the protocol code in :mod:`sleutelbos.saml.protocol`.
+
+The login runs over three URLs: the SingleSignOnService receives the AuthnRequest (Redirect or POST binding), the
+continue page (``continue/<token>/``) authenticates the person and lets them choose whom to represent, and the
+ArtifactResolutionService hands the answer to the service provider over SOAP. :mod:`sleutelbos.saml.flow` holds the
+logic between these views and the protocol code.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+from dataclasses import asdict
+
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from lxml import etree
 
+from sleutelbos.catalogue.levels import Level
+from sleutelbos.catalogue.models import ServiceInstance
+from sleutelbos.identity.models import Person
+from sleutelbos.identity.sessions import require_level, session_level
+from sleutelbos.mandates.decisions import Reason, decide
+from sleutelbos.saml import flow, selectors
 from sleutelbos.saml.idp import ARTIFACT_RESOLUTION_PATH, METADATA_VALIDITY, SSO_PATH, idp_config
+from sleutelbos.saml.protocol import messages, soap
 from sleutelbos.saml.protocol.metadata import build_idp_metadata
-from sleutelbos.saml.protocol.signatures import sign
+from sleutelbos.saml.protocol.signatures import SignatureError, sign, verify
+from sleutelbos.saml.protocol.xml import XMLError
+from sleutelbos.security import POLICY
+
+logger = logging.getLogger(__name__)
 
 METADATA_CONTENT_TYPE = "application/samlmetadata+xml"
+#: A request received by POST continues in the session after a redirect; this long the redirect stays valid.
+RESUME_SECONDS = 300
+_RESUME_SALT = "sleutelbos.saml.resume"
 
 
 def public_url(request: HttpRequest, path: str) -> str:
@@ -39,3 +68,276 @@ def idp_metadata(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, content_type=METADATA_CONTENT_TYPE)
     response["Content-Disposition"] = 'inline; filename="sleutelbos-idp-metadata.xml"'
     return response
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Receiving the AuthnRequest
+
+
+def _error_page(request: HttpRequest, *, expired: bool = False) -> HttpResponse:
+    """The generic page for a refused request: the person learns nothing an attacker could use."""
+    return render(request, "saml/error.html", {"expired": expired}, status=400)
+
+
+# A service provider's page posts the AuthnRequest from its own origin, so there is no CSRF token; the request's
+# own signature is what authenticates it.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def sso(request: HttpRequest) -> HttpResponse:
+    """The SingleSignOnService: verify the AuthnRequest, then continue the login in the person's session.
+
+    A request received by POST comes from another site, so the browser sends no (SameSite=Lax) session cookie
+    with it; writing a session now would replace the person's own. The verified request therefore travels in a
+    signed redirect (:func:`sso_resume`) that the browser follows with its cookie.
+    """
+    now = timezone.now()
+    destination = public_url(request, SSO_PATH)
+    try:
+        if request.method == "GET":
+            intake = flow.receive_redirect(request.META.get("QUERY_STRING", ""), destination=destination, now=now)
+        else:
+            intake = flow.receive_post(
+                request.POST.get("SAMLRequest", ""), request.POST.get("RelayState"), destination=destination, now=now
+            )
+    except flow.Refused as refused:
+        logger.warning("SAML AuthnRequest refused: %s", refused.reason)
+        return _error_page(request)
+    if intake.error is not None:
+        top, sub, message = intake.error
+        return _send(
+            request,
+            intake.pending,
+            flow.answer_status(pending=intake.pending, top=top, sub=sub, message=message, now=now),
+            now=now,
+        )
+    if request.method == "POST":
+        state = signing.dumps(asdict(intake.pending), salt=_RESUME_SALT, compress=True)
+        return HttpResponseRedirect(f"{reverse('saml:sso-resume')}?state={state}", status=303)
+    token = flow.pending_store(request.session, intake.pending)
+    return HttpResponseRedirect(reverse("saml:continue", args=[token]))
+
+
+@require_safe
+def sso_resume(request: HttpRequest) -> HttpResponse:
+    """Continue a request received by POST, now with the person's session: the signed state becomes a pending
+    login of this session."""
+    try:
+        data = signing.loads(request.GET.get("state", ""), salt=_RESUME_SALT, max_age=RESUME_SECONDS)
+        pending = flow.PendingLogin.from_dict(data)
+    except (signing.BadSignature, TypeError) as error:
+        logger.warning("SAML resume refused: %s", error)
+        return _error_page(request, expired=True)
+    token = flow.pending_store(request.session, pending)
+    return HttpResponseRedirect(reverse("saml:continue", args=[token]))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Authentication, choice, decision
+
+
+@require_http_methods(["GET", "POST"])
+def login_continue(request: HttpRequest, token: str) -> HttpResponse:
+    """The login of one AuthnRequest: authenticate at the level asked, choose whom to represent, decide, answer."""
+    pending = flow.pending_load(request.session, token)
+    if pending is None:
+        return _error_page(request, expired=True)
+    now = timezone.now()
+    if request.method == "POST" and request.POST.get("action") == "cancel":
+        person = request.user if request.user.is_authenticated else None
+        flow.record_cancelled(pending=pending, person=person)
+        answer = flow.answer_status(
+            pending=pending,
+            top=flow.STATUS_RESPONDER,
+            sub=flow.STATUS_AUTHN_FAILED,
+            message="The person cancelled the login.",
+            now=now,
+        )
+        return _send(request, pending, answer, now=now, token=token)
+
+    redirect = _authenticate(request, token, pending)
+    if redirect is not None:
+        return redirect
+    person: Person = request.user
+    reached = session_level(request)
+    entity = selectors.entity_by_issuer(pending.entity_id)
+    if entity is None or entity.provider is None or reached is None:
+        flow.pending_drop(request.session, token)
+        return _error_page(request, expired=True)
+    provider = entity.provider
+    service = None
+    if pending.is_portal:
+        options = selectors.options_for_portal(person, provider, reached)
+    else:
+        service = selectors.service_instance(provider, pending.service_index)
+        if service is None:
+            flow.pending_drop(request.session, token)
+            return _error_page(request, expired=True)
+        options = selectors.options_for_service(person, service, Level(pending.level))
+    if not options:
+        return _refused(request, token, pending, person, service)
+
+    chosen = None
+    error = ""
+    if request.method == "POST":
+        chosen = next((option for option in options if option.key == request.POST.get("option")), None)
+        if chosen is None:
+            error = gettext("Choose whom you represent.")
+    elif len(options) == 1:
+        chosen = options[0]
+    if chosen is None:
+        context = {"token": token, "options": options, "error": error, "entity": entity, "service": service}
+        return render(request, "saml/choose.html", context, status=400 if error else 200)
+
+    services: tuple[ServiceInstance, ...] = chosen.services
+    branch = chosen.branch
+    if service is not None:
+        decision = decide(
+            person,
+            chosen.organisation,
+            service,
+            level=Level(pending.level),
+            intermediary=chosen.intermediary,
+            branch=chosen.branch,
+        )
+        if not decision.allowed:  # a mandate ended between the choice page and now
+            return _refused(request, token, pending, person, service)
+        services, branch = (service,), decision.branch
+    attributes = flow.login_attributes(
+        pending=pending,
+        person=person,
+        organisation=chosen.organisation,
+        intermediary=chosen.intermediary,
+        services=services,
+        branch=branch,
+    )
+    answer = flow.answer_allowed(pending=pending, token=token, attributes=attributes, level=reached, now=now)
+    flow.record_allowed(
+        pending=pending,
+        person=person,
+        organisation=chosen.organisation,
+        intermediary=chosen.intermediary,
+        services=services,
+        branch=branch,
+        level=reached,
+    )
+    return _send(request, pending, answer, now=now, token=token)
+
+
+def _authenticate(request: HttpRequest, token: str, pending: flow.PendingLogin) -> HttpResponse | None:
+    """None when the person authenticated for this login at its level; else the way to the login or step-up page.
+
+    The first successful check binds the login to the person, so that a forced authentication (ForceAuthn) is asked
+    once per login, not again on the choice page; another person in the session starts over.
+    """
+    level = Level(pending.level)
+    held = session_level(request)
+    if pending.person is not None:
+        if request.user.is_authenticated and request.user.pk == pending.person and held is not None and held >= level:
+            return None
+        pending.person = None
+        flow.pending_save(request.session, token, pending)
+    redirect = require_level(request, level, force=pending.force)
+    if redirect is not None:
+        return redirect
+    pending.person = request.user.pk
+    flow.pending_save(request.session, token, pending)
+    return None
+
+
+def _refused(
+    request: HttpRequest, token: str, pending: flow.PendingLogin, person: Person, service: ServiceInstance | None
+) -> HttpResponse:
+    """The page that says why the person cannot log in, with a Cancel button that answers the DV."""
+    if service is None:
+        rows: list = []
+        general = [gettext("You may not use any service of this service provider for any organisation.")]
+    else:
+        rows = selectors.refusals(person, service, Level(pending.level))
+        general = [] if rows else [Reason("no_mandate").message]
+    flow.record_refused(pending=pending, person=person, decisions=[(row.organisation, row.decision) for row in rows])
+    context = {
+        "token": token,
+        "service": service,
+        "general": general,
+        "rows": [
+            {
+                "organisation": row.organisation,
+                "intermediary": row.intermediary,
+                "reasons": [reason.message for reason in row.decision.reasons],
+            }
+            for row in rows
+        ],
+    }
+    return render(request, "saml/refused.html", context, status=403)
+
+
+def _send(
+    request: HttpRequest,
+    pending: flow.PendingLogin,
+    answer: etree._Element,
+    *,
+    now: dt.datetime,
+    token: str | None = None,
+) -> HttpResponse:
+    """Take the answer to the DV's registered ACS; the login's token is spent."""
+    if token is not None:
+        flow.pending_drop(request.session, token)
+    delivery = flow.deliver(pending=pending, response=answer, now=now)
+    if delivery.fields is None:
+        return HttpResponseRedirect(delivery.url)
+    response = render(request, "saml/post.html", {"delivery": delivery})
+    # The form goes to the ACS, another origin: only that origin is added to the policy's form-action.
+    response["Content-Security-Policy"] = POLICY.replace("form-action 'self'", f"form-action 'self' {delivery.origin}")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Artifact resolution
+
+
+@csrf_exempt
+@require_POST
+def artifact_resolution(request: HttpRequest) -> HttpResponse:
+    """The ArtifactResolutionService (SOAP 1.1 ``text/xml`` or 1.2 ``application/soap+xml``): a signed
+    ArtifactResolve from a registered entity gets a signed ArtifactResponse, always Success; the Response inside
+    only for the entity's own artifact, once."""
+    now = timezone.now()
+    content_type = request.META.get("CONTENT_TYPE", "")
+    version = soap.SOAP_1_1
+    try:
+        version = soap.version_of(content_type)
+        element = soap.unwrap(request.body, content_type)
+        resolve = messages.read_artifact_resolve(element)
+        messages.check_artifact_resolve(resolve, destination=public_url(request, ARTIFACT_RESOLUTION_PATH), now=now)
+        entity = selectors.entity_by_issuer(resolve.issuer)
+        if entity is None:
+            raise flow.Refused(f"unknown issuer {resolve.issuer[:200]!r}")
+        verify(element, selectors.signing_certificates(entity))
+        if not flow.remember_message_id(issuer=entity.entity_id, message_id=resolve.id, now=now):
+            raise flow.Refused(f"replayed ArtifactResolve ID {resolve.id!r}")
+    except soap.SoapError as error:
+        logger.warning("SAML ArtifactResolve refused: %s", error.reason)
+        return _soap_fault(error.version, error.code)
+    except (flow.Refused, XMLError, SignatureError, messages.MessageError) as error:
+        logger.warning("SAML ArtifactResolve refused: %s", error.reason)
+        return _soap_fault(version, soap.FAULT_CLIENT)
+    config = idp_config()
+    answer = messages.build_artifact_response(
+        response_id=messages.new_id(),
+        in_response_to=resolve.id,
+        issuer=config.entity_id,
+        message=flow.resolve_artifact(issuer=entity.entity_id, artifact=resolve.artifact, now=now),
+        now=now,
+        sign_key=config.key_pem,
+        sign_cert=config.cert_pem,
+    )
+    return HttpResponse(soap.wrap(answer, version), content_type=soap.CONTENT_TYPES[version])
+
+
+def _soap_fault(version: str, code: str) -> HttpResponse:
+    return HttpResponse(
+        soap.fault(version=version, code=code),
+        status=soap.fault_http_status(version, code),
+        content_type=soap.CONTENT_TYPES[version],
+    )

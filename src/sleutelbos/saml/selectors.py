@@ -1,0 +1,155 @@
+"""Reads of the SAML login: which service and endpoint a request names, whom a person may represent there, and why
+not.
+
+Every answer about mandates comes from :mod:`sleutelbos.mandates.decisions`; this module only gathers the
+candidates the login page offers and the decisions the refusal page explains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sleutelbos.catalogue.levels import Level
+from sleutelbos.catalogue.models import ServiceInstance, ServiceProvider
+from sleutelbos.identity.models import Person
+from sleutelbos.mandates.decisions import Decision, decide, organisations_for, services_for
+from sleutelbos.mandates.models import ChainMandate, Mandate
+from sleutelbos.organisations.models import Organisation
+from sleutelbos.saml.models import AssertionConsumerService, CertificateUse, ServiceProviderEntity, SpCertificate
+
+
+def entity_by_issuer(issuer: str) -> ServiceProviderEntity | None:
+    """The registered service provider entity with this entity ID, with its provider, or None."""
+    return ServiceProviderEntity.objects.select_related("provider").filter(entity_id=issuer).first()
+
+
+def signing_certificates(entity: ServiceProviderEntity) -> list[bytes]:
+    """The entity's registered signing certificates (PEM); two during a key rollover."""
+    return [
+        pem.encode("ascii")
+        for pem in entity.certificates.filter(use=CertificateUse.SIGNING).values_list("pem", flat=True)
+    ]
+
+
+def encryption_certificate(entity: ServiceProviderEntity) -> bytes | None:
+    """The certificate to encrypt the entity's identifiers for: the one from its metadata valid longest."""
+    pem = (
+        SpCertificate.objects.filter(entity=entity, use=CertificateUse.ENCRYPTION)
+        .order_by("-not_after")
+        .values_list("pem", flat=True)
+        .first()
+    )
+    return pem.encode("ascii") if pem else None
+
+
+def default_acs(entity: ServiceProviderEntity) -> AssertionConsumerService | None:
+    """The ACS marked default in the metadata, else the one with the lowest index (SAML metadata 2.2.3)."""
+    services = list(entity.assertion_consumer_services.order_by("index"))
+    return next((acs for acs in services if acs.is_default), services[0] if services else None)
+
+
+def service_instance(provider: ServiceProvider, index: int) -> ServiceInstance | None:
+    """The provider's service instance with this AttributeConsumingServiceIndex (1 and up), or None."""
+    instances = ServiceInstance.objects.select_related("definition", "provider")
+    return instances.filter(provider=provider, index=index).first()
+
+
+def portal_instances(provider: ServiceProvider) -> list[ServiceInstance]:
+    """Every service instance of the provider: what its portal (index 0) may offer."""
+    return list(ServiceInstance.objects.select_related("definition", "provider").filter(provider=provider))
+
+
+def portal_level(provider: ServiceProvider) -> Level | None:
+    """The lowest level among the provider's services: a portal login asks at least that much (None: no services)."""
+    levels = [instance.definition.level for instance in portal_instances(provider)]
+    return Level(min(levels)) if levels else None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One way to log in: for ``organisation``, possibly as ``intermediary`` for it, possibly for one branch."""
+
+    organisation: Organisation
+    intermediary: Organisation | None = None
+    branch: str | None = None
+    #: For a portal login: the services the person may use this way.
+    services: tuple[ServiceInstance, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The value the choice form posts for this option."""
+        return f"{self.organisation.pk}:{self.intermediary.pk if self.intermediary else ''}:{self.branch or ''}"
+
+
+def options_for_service(person: Person, service: ServiceInstance, level: Level) -> list[Option]:
+    """The ways the person may log in at ``service``: each organisation (directly or as intermediary), and for a
+    service that accepts a branch restriction each branch the person may choose as well."""
+    options: list[Option] = []
+    for representation in organisations_for(person, service, level):
+        intermediary = representation.intermediary
+        if representation.restricted_to_branch:
+            options.append(Option(representation.organisation, intermediary, representation.decision.branch))
+            continue
+        options.append(Option(representation.organisation, intermediary))
+        options.extend(Option(representation.organisation, intermediary, number) for number in representation.branches)
+    return options
+
+
+def options_for_portal(person: Person, provider: ServiceProvider, level: Level) -> list[Option]:
+    """The organisations the person may represent at the provider's portal, each with the services it gives.
+
+    A portal login is never branch-restricted; services needing more than ``level`` (the level the login reached)
+    are left out.
+    """
+    seen: set[tuple[int, int | None]] = set()
+    options: list[Option] = []
+    for instance in portal_instances(provider):
+        for representation in organisations_for(person, instance):
+            intermediary = representation.intermediary
+            pair = (representation.organisation.pk, intermediary.pk if intermediary else None)
+            if pair in seen:
+                continue
+            seen.add(pair)
+            services = services_for(
+                person, representation.organisation, provider, level, intermediary=representation.intermediary
+            )
+            if services:
+                options.append(
+                    Option(representation.organisation, representation.intermediary, services=tuple(services))
+                )
+    options.sort(key=lambda o: (o.organisation.name, o.intermediary.name if o.intermediary else ""))
+    return options
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the person may not log in for one organisation they hold a mandate from (or act as intermediary for)."""
+
+    organisation: Organisation | None
+    intermediary: Organisation | None
+    decision: Decision
+
+
+def refusals(person: Person, service: ServiceInstance, level: Level) -> list[Refusal]:
+    """The decisions for every organisation the person has a mandate from, and every client of those organisations
+    with a chain mandate: what the refusal page explains. Without any mandate, one decision without organisation
+    says so."""
+    org_ids = set(Mandate.objects.filter(holder=person).values_list("organisation_id", flat=True))
+    organisations = Organisation.objects.in_bulk(org_ids)
+    result = [
+        Refusal(organisation, None, decide(person, organisation, service, level=level))
+        for organisation in sorted(organisations.values(), key=lambda o: o.name)
+    ]
+    chains = (
+        ChainMandate.objects.filter(intermediary_id__in=org_ids)
+        .select_related("client", "intermediary")
+        .order_by("client__name")
+    )
+    seen: set[tuple[int, int]] = set()
+    for chain in chains:
+        if (chain.client_id, chain.intermediary_id) in seen:
+            continue
+        seen.add((chain.client_id, chain.intermediary_id))
+        decision = decide(person, chain.client, service, level=level, intermediary=chain.intermediary)
+        result.append(Refusal(chain.client, chain.intermediary, decision))
+    return result
