@@ -13,9 +13,9 @@ from django.utils import timezone
 from lxml import etree
 
 from sleutelbos.audit.services import SYSTEM
-from sleutelbos.saml import flow
+from sleutelbos.saml import services
 from sleutelbos.saml.idp import ARTIFACT_RESOLUTION_PATH, idp_entity_id
-from sleutelbos.saml.models import ArtifactRecord
+from sleutelbos.saml.models import ArtifactRecord, ServiceProviderEntity
 from sleutelbos.saml.protocol import artifacts, messages, soap
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests.saml import test_sso as sso
@@ -52,7 +52,8 @@ def stored_artifact(entity_id: str = DV_ENTITY_ID, *, now: dt.datetime | None = 
         message=None,
         now=now,
     )
-    return flow.artifact_store(entity_id=entity_id, response=response, now=now)
+    entity = ServiceProviderEntity.objects.get(entity_id=entity_id)
+    return services.artifact_store(entity=entity, response=response, now=now)
 
 
 @pytest.mark.parametrize("version", [soap.SOAP_1_1, soap.SOAP_1_2])
@@ -77,7 +78,7 @@ def test_the_answer_is_signed_soap_of_the_version_asked(client: Client, world: W
 
 
 def test_an_expired_artifact_gives_nothing(client: Client, world: World) -> None:
-    artifact = stored_artifact(now=timezone.now() - flow.ARTIFACT_LIFETIME - dt.timedelta(seconds=1))
+    artifact = stored_artifact(now=timezone.now() - services.ARTIFACT_LIFETIME - dt.timedelta(seconds=1))
 
     assert resolve(client, artifact).find("samlp:Response", NS) is None
 
@@ -142,7 +143,7 @@ def test_two_concurrent_resolves_never_both_receive_the_response(world: World) -
 
     def attempt(_: int) -> bool:
         try:
-            return flow.resolve_artifact(issuer=DV_ENTITY_ID, artifact=artifact, now=timezone.now()) is not None
+            return services.artifact_resolve(issuer=DV_ENTITY_ID, artifact=artifact, now=timezone.now()) is not None
         finally:
             connection.close()
 

@@ -461,6 +461,64 @@ def test_a_lower_level_than_the_catalogue_may_be_asked(client: Client, world: Wo
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# A login that cannot be answered: the generic page and the reason in the log, never a server error
+
+
+def test_a_dv_removed_during_the_login_gets_no_answer_and_the_person_a_generic_page(
+    client: Client, world: World, monkeypatch, caplog
+) -> None:
+    person = person_with_password(Level.EH3)
+    f.mandate(person, f.organisation())
+    real = flow.login_attributes
+
+    def removed_meanwhile(**kwargs: Any):  # the back office deletes the DV while the person chooses
+        world.entity.delete()
+        return real(**kwargs)
+
+    monkeypatch.setattr(flow, "login_attributes", removed_meanwhile)
+
+    page = log_in(client, client.get(redirect_url(authn_request(service_index=1))), person)
+
+    assert page.status_code == 400
+    assert "saml/error.html" in [template.name for template in page.templates]
+    assert "removed during the login" in caplog.text
+    assert not events("saml:login_allowed")
+    assert client.get(page.wsgi_request.path).status_code == 400  # the login is spent
+
+
+def test_cancelling_after_the_dv_was_removed_shows_the_generic_page(client: Client, world: World, caplog) -> None:
+    started = client.get(redirect_url(authn_request(service_index=1)))
+    world.entity.delete()
+
+    page = client.post(started["Location"], {"action": "cancel"})
+
+    assert page.status_code == 400
+    assert "saml/error.html" in [template.name for template in page.templates]
+    assert "removed during the login" in caplog.text
+    assert not events("saml:cancelled")
+
+
+def test_an_answer_that_cannot_be_built_shows_the_generic_page_and_logs_why(
+    client: Client, world: World, monkeypatch, caplog
+) -> None:
+    person = person_with_password(Level.EH3)
+    f.mandate(person, f.organisation())
+
+    def broken(**kwargs: Any):
+        raise ValueError("the DV's encryption certificate cannot be used")
+
+    monkeypatch.setattr(flow.messages, "build_response", broken)
+
+    page = log_in(client, client.get(redirect_url(authn_request(service_index=1))), person)
+
+    assert page.status_code == 500
+    assert "saml/error.html" in [template.name for template in page.templates]
+    assert "building the answer failed" in caplog.text and "encryption certificate cannot be used" in caplog.text
+    assert not events("saml:login_allowed")
+    assert client.get(page.wsgi_request.path).status_code == 400  # the login is spent
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Hostile requests: refused with a generic page, nothing sent anywhere
 
 

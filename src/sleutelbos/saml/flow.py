@@ -9,7 +9,7 @@
    represent (:func:`pending_store`, :func:`pending_load`).
 3. :func:`answer_allowed`, :func:`answer_status` build the Response; :func:`deliver` stores it under a new artifact
    and sends the browser to the ACS, or posts the signed Response to an SP whose ACS only takes HTTP-POST.
-4. :func:`resolve_artifact` hands a stored Response to the entity it was made for, once.
+4. :func:`sleutelbos.saml.services.artifact_resolve` hands a stored Response to the entity it was made for, once.
 """
 
 from __future__ import annotations
@@ -29,20 +29,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import IntegrityError, transaction
 from lxml import etree
 
-from sleutelbos.audit.services import Actor, audit_record
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceInstance
 from sleutelbos.identity.models import Person
-from sleutelbos.mandates.decisions import Decision
 from sleutelbos.organisations.models import Organisation
-from sleutelbos.saml import selectors
+from sleutelbos.saml import selectors, services
 from sleutelbos.saml.idp import idp_config
-from sleutelbos.saml.models import AcsBinding, ArtifactRecord, AssertionConsumerService, SeenMessageId
-from sleutelbos.saml.protocol import artifacts, messages, signatures, xml
-from sleutelbos.saml.protocol.artifacts import ArtifactError
+from sleutelbos.saml.models import AcsBinding, AssertionConsumerService
+from sleutelbos.saml.protocol import messages, signatures, xml
 from sleutelbos.saml.protocol.messages import Identifier, LoginAttributes, MessageError
 from sleutelbos.saml.protocol.signatures import MAX_INFLATED_BYTES, MAX_RELAY_STATE_BYTES, SignatureError
 from sleutelbos.saml.protocol.xml import SAML, SAMLP, XMLError, qname
@@ -52,16 +48,12 @@ logger = logging.getLogger(__name__)
 #: An AuthnRequest older than this is refused; clocks may differ by ``CLOCK_SKEW``.
 REQUEST_MAX_AGE = dt.timedelta(minutes=5)
 CLOCK_SKEW = dt.timedelta(minutes=2)
-#: How long the broker keeps a response for its artifact (eHerkenning: usable once, within minutes).
-ARTIFACT_LIFETIME = dt.timedelta(minutes=5)
 #: How long an assertion's conditions hold.
 ASSERTION_LIFETIME = dt.timedelta(minutes=5)
 #: How long a login may wait in the session for the person to authenticate and choose.
 PENDING_SECONDS = 30 * 60
 #: At most this many logins wait in one session at a time (a person with several tabs); the oldest goes first.
 MAX_PENDING = 10
-#: Our ArtifactResolutionService is endpoint 0 of our metadata.
-ARTIFACT_ENDPOINT_INDEX = 0
 #: A base64 AuthnRequest posted to the broker larger than this is refused before decoding.
 MAX_POSTED_REQUEST_CHARS = 350_000
 
@@ -211,7 +203,7 @@ def _accept(
     if request.issuer != entity.entity_id:
         raise Refused("the request's issuer differs from the signer's entity")
     acs = _acs(entity, request)
-    if not remember_message_id(issuer=entity.entity_id, message_id=request.id, now=now):
+    if not services.message_id_remember(issuer=entity.entity_id, message_id=request.id, now=now):
         raise Refused(f"replayed request ID {request.id!r} from {entity.entity_id!r}")
 
     # Without AttributeConsumingServiceIndex the request is for the provider's portal (index 0).
@@ -283,16 +275,6 @@ def _level_and_service(pending: PendingLogin, entity: Any, request: Any) -> str 
         level = asked
     pending.level = int(level)
     return None
-
-
-def remember_message_id(*, issuer: str, message_id: str, now: dt.datetime) -> bool:
-    """Record a message ID of ``issuer``; False when it was seen before (a replay). IDs are kept 12 months."""
-    try:
-        with transaction.atomic():
-            SeenMessageId.objects.create(issuer=issuer, message_id=message_id[:256], seen_at=now)
-    except IntegrityError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -455,7 +437,10 @@ def deliver(*, pending: PendingLogin, response: etree._Element, now: dt.datetime
         if pending.relay_state is not None:
             fields["RelayState"] = pending.relay_state
         return Delivery(pending.acs_url, fields)
-    artifact = artifact_store(entity_id=pending.entity_id, response=response, now=now)
+    entity = selectors.entity_by_issuer(pending.entity_id)
+    if entity is None:
+        raise Refused("the service provider was removed during the login")
+    artifact = services.artifact_store(entity=entity, response=response, now=now)
     parameters = {"SAMLart": artifact}
     if pending.relay_state is not None:
         parameters["RelayState"] = pending.relay_state
@@ -466,114 +451,3 @@ def _with_query(url: str, parameters: dict[str, str]) -> str:
     parts = urlsplit(url)
     query = "&".join(filter(None, (parts.query, urlencode(parameters))))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-
-
-def artifact_store(*, entity_id: str, response: etree._Element, now: dt.datetime) -> str:
-    """Keep the Response for the entity under a new type 0x0004 artifact; returns the artifact's text."""
-    entity = selectors.entity_by_issuer(entity_id)
-    if entity is None:
-        raise Refused("the service provider was removed during the login")
-    artifact = artifacts.make_artifact(idp_config().entity_id, ARTIFACT_ENDPOINT_INDEX)
-    ArtifactRecord.objects.create(
-        message_handle=artifacts.parse_artifact(artifact).message_handle.hex(),
-        entity=entity,
-        response_xml=xml.tostring(response).decode("utf-8"),
-        expires_at=now + ARTIFACT_LIFETIME,
-    )
-    return artifact
-
-
-def resolve_artifact(*, issuer: str, artifact: str, now: dt.datetime) -> etree._Element | None:
-    """The Response stored under ``artifact`` for ``issuer``, once: a second resolve, an expired or unknown artifact,
-    or another entity's artifact give None. Marking it resolved is one conditional UPDATE, so two concurrent
-    resolves can never both receive it."""
-    try:
-        parsed = artifacts.parse_artifact(artifact)
-    except ArtifactError as error:
-        logger.warning("ArtifactResolve from %s refused: %s", issuer, error.reason)
-        return None
-    if parsed.source_id != artifacts.source_id(idp_config().entity_id):
-        logger.warning("ArtifactResolve from %s names another source", issuer)
-        return None
-    handle = parsed.message_handle.hex()
-    entity = selectors.entity_by_issuer(issuer)
-    if entity is None:
-        return None
-    with transaction.atomic():
-        # Conditions on this table only: an UPDATE through a join becomes ``WHERE id IN (subquery)``, which
-        # PostgreSQL does not re-check after waiting for a concurrent resolve's row lock, so both would succeed.
-        claimed = ArtifactRecord.objects.filter(
-            message_handle=handle, entity_id=entity.pk, resolved_at__isnull=True, expires_at__gt=now
-        ).update(resolved_at=now)
-        if not claimed:
-            logger.warning("ArtifactResolve from %s: artifact unknown, expired, used or not theirs", issuer)
-            return None
-        stored = ArtifactRecord.objects.values_list("response_xml", flat=True).get(message_handle=handle)
-    # Our own document, but parsed as strictly as anything else.
-    return xml.parse(stored.encode("utf-8"), max_bytes=len(stored.encode("utf-8")) + 1)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Audit
-
-
-def _actor(person: Person | None) -> Actor:
-    return Actor.for_person(person) if person is not None else Actor(label="anonymous")
-
-
-@transaction.atomic
-def record_allowed(
-    *,
-    pending: PendingLogin,
-    person: Person,
-    organisation: Organisation,
-    intermediary: Organisation | None,
-    services: tuple[ServiceInstance, ...],
-    branch: str | None,
-    level: Level,
-) -> None:
-    audit_record(
-        actor=_actor(person),
-        action="saml:login_allowed",
-        subject=person,
-        organisation=organisation,
-        data={
-            "entity_id": pending.entity_id,
-            "request_id": pending.request_id,
-            "services": [instance.service_id for instance in services],
-            "intermediary": intermediary.kvk if intermediary else None,
-            "branch": branch,
-            "level": level.label,
-        },
-    )
-
-
-@transaction.atomic
-def record_refused(
-    *, pending: PendingLogin, person: Person, decisions: list[tuple[Organisation | None, Decision]]
-) -> None:
-    audit_record(
-        actor=_actor(person),
-        action="saml:login_refused",
-        subject=person,
-        data={
-            "entity_id": pending.entity_id,
-            "request_id": pending.request_id,
-            "service_index": pending.service_index,
-            "refusals": [
-                {"organisation": organisation.kvk if organisation else None, "reasons": decision.codes}
-                for organisation, decision in decisions
-            ],
-        },
-    )
-
-
-@transaction.atomic
-def record_cancelled(*, pending: PendingLogin, person: Person | None) -> None:
-    entity = selectors.entity_by_issuer(pending.entity_id)
-    audit_record(
-        actor=_actor(person),
-        action="saml:cancelled",
-        subject=person if person is not None else entity,
-        data={"entity_id": pending.entity_id, "request_id": pending.request_id},
-    )

@@ -1,32 +1,50 @@
-"""Writes of the SAML app: registering a service provider's entity from its metadata.
+"""Writes of the SAML app: registering a service provider's entity, and what the login flow remembers.
 
 A service provider (DV) hands over its SAML metadata as a file or a URL. Registering it keeps the entity's signing
 and encryption certificates and its AssertionConsumerServices by index, and links the entity to the provider in the
 catalogue; registering the same entity ID again replaces all of that with what the new metadata says.
+
+The login flow (:mod:`sleutelbos.saml.flow`) writes through the functions below: the message IDs it has seen (to
+refuse replays), the answers waiting for their artifact to be resolved, and the outcome of each login for the audit
+log. :func:`saml_cleanup` removes what no longer needs keeping.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import re
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from sleutelbos.audit.services import Actor, audit_record
-from sleutelbos.catalogue.models import ServiceProvider
+from sleutelbos.audit.services import SYSTEM, Actor, audit_record
+from sleutelbos.catalogue.levels import Level
+from sleutelbos.catalogue.models import ServiceInstance, ServiceProvider
+from sleutelbos.identity.models import Person
+from sleutelbos.mandates.decisions import Decision
+from sleutelbos.organisations.models import Organisation
+from sleutelbos.saml import selectors
+from sleutelbos.saml.idp import idp_config
 from sleutelbos.saml.models import (
+    ArtifactRecord,
     AssertionConsumerService,
     CertificateUse,
+    SeenMessageId,
     ServiceProviderEntity,
     SpCertificate,
 )
+from sleutelbos.saml.protocol import artifacts, xml
+from sleutelbos.saml.protocol.artifacts import ArtifactError
 from sleutelbos.saml.protocol.metadata import (
     LOOPBACK_HOSTS,
     MAX_METADATA_BYTES,
@@ -35,6 +53,22 @@ from sleutelbos.saml.protocol.metadata import (
     parse_sp_metadata,
 )
 from sleutelbos.validation import fail, full_clean
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from sleutelbos.saml.flow import PendingLogin
+
+logger = logging.getLogger(__name__)
+
+#: How long the broker keeps a response for its artifact (eHerkenning: usable once, within minutes).
+ARTIFACT_LIFETIME = dt.timedelta(minutes=5)
+#: Our ArtifactResolutionService is endpoint 0 of our metadata.
+ARTIFACT_ENDPOINT_INDEX = 0
+#: Message IDs are kept this long to refuse replays (eHerkenning: 12 months).
+MESSAGE_ID_RETENTION = dt.timedelta(days=365)
+#: A resolved or expired artifact's response is kept this long after, for looking into a failed login.
+ARTIFACT_RETENTION = dt.timedelta(days=1)
 
 FETCH_TIMEOUT_SECONDS = 10
 MAX_REDIRECTS = 3
@@ -248,3 +282,157 @@ def sp_register_from_url(*, actor: Actor, url: str, provider: ServiceProvider | 
     """Fetch a service provider's metadata from ``url`` (see :func:`metadata_fetch`) and register it, remembering
     the URL for later refreshes."""
     return sp_register_from_metadata(actor=actor, data=metadata_fetch(url), provider=provider, metadata_url=url)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# What the login flow remembers
+#
+# Message IDs and artifacts are protocol bookkeeping written on every request; they are not audited one by one. The
+# outcome of each login is (login_record_*), and so is every clean-up.
+
+
+def message_id_remember(*, issuer: str, message_id: str, now: dt.datetime) -> bool:
+    """Record a message ID of ``issuer``; False when it was seen before (a replay). IDs are kept 12 months."""
+    try:
+        with transaction.atomic():
+            SeenMessageId.objects.create(issuer=issuer, message_id=message_id[:256], seen_at=now)
+    except IntegrityError:
+        return False
+    return True
+
+
+@transaction.atomic
+def artifact_store(*, entity: ServiceProviderEntity, response: etree._Element, now: dt.datetime) -> str:
+    """Keep the Response for ``entity`` under a new type 0x0004 artifact; returns the artifact's text."""
+    artifact = artifacts.make_artifact(idp_config().entity_id, ARTIFACT_ENDPOINT_INDEX)
+    ArtifactRecord.objects.create(
+        message_handle=artifacts.parse_artifact(artifact).message_handle.hex(),
+        entity=entity,
+        response_xml=xml.tostring(response).decode("utf-8"),
+        expires_at=now + ARTIFACT_LIFETIME,
+    )
+    return artifact
+
+
+def artifact_resolve(*, issuer: str, artifact: str, now: dt.datetime) -> etree._Element | None:
+    """The Response stored under ``artifact`` for ``issuer``, once: a second resolve, an expired or unknown artifact,
+    or another entity's artifact give None. Marking it resolved is one conditional UPDATE, so two concurrent
+    resolves can never both receive it."""
+    try:
+        parsed = artifacts.parse_artifact(artifact)
+    except ArtifactError as error:
+        logger.warning("ArtifactResolve from %s refused: %s", issuer, error.reason)
+        return None
+    if parsed.source_id != artifacts.source_id(idp_config().entity_id):
+        logger.warning("ArtifactResolve from %s names another source", issuer)
+        return None
+    handle = parsed.message_handle.hex()
+    entity = selectors.entity_by_issuer(issuer)
+    if entity is None:
+        return None
+    with transaction.atomic():
+        # Conditions on this table only: an UPDATE through a join becomes ``WHERE id IN (subquery)``, which
+        # PostgreSQL does not re-check after waiting for a concurrent resolve's row lock, so both would succeed.
+        claimed = ArtifactRecord.objects.filter(
+            message_handle=handle, entity_id=entity.pk, resolved_at__isnull=True, expires_at__gt=now
+        ).update(resolved_at=now)
+        if not claimed:
+            logger.warning("ArtifactResolve from %s: artifact unknown, expired, used or not theirs", issuer)
+            return None
+        stored = ArtifactRecord.objects.values_list("response_xml", flat=True).get(message_handle=handle)
+    # Our own document, but parsed as strictly as anything else.
+    return xml.parse(stored.encode("utf-8"), max_bytes=len(stored.encode("utf-8")) + 1)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The outcome of a login, for the audit log
+
+
+def _login_actor(person: Person | None) -> Actor:
+    return Actor.for_person(person) if person is not None else Actor(label="anonymous")
+
+
+@transaction.atomic
+def login_record_allowed(
+    *,
+    pending: PendingLogin,
+    person: Person,
+    organisation: Organisation,
+    intermediary: Organisation | None,
+    services: tuple[ServiceInstance, ...],
+    branch: str | None,
+    level: Level,
+) -> None:
+    """The person logged in at the DV for ``organisation`` (through ``intermediary``) at ``level``."""
+    audit_record(
+        actor=_login_actor(person),
+        action="saml:login_allowed",
+        subject=person,
+        organisation=organisation,
+        data={
+            "entity_id": pending.entity_id,
+            "request_id": pending.request_id,
+            "services": [instance.service_id for instance in services],
+            "intermediary": intermediary.kvk if intermediary else None,
+            "branch": branch,
+            "level": level.label,
+        },
+    )
+
+
+@transaction.atomic
+def login_record_refused(
+    *, pending: PendingLogin, person: Person, decisions: list[tuple[Organisation | None, Decision]]
+) -> None:
+    """The person may not use the service for anyone; ``decisions`` say why, per organisation."""
+    audit_record(
+        actor=_login_actor(person),
+        action="saml:login_refused",
+        subject=person,
+        data={
+            "entity_id": pending.entity_id,
+            "request_id": pending.request_id,
+            "service_index": pending.service_index,
+            "refusals": [
+                {"organisation": organisation.kvk if organisation else None, "reasons": decision.codes}
+                for organisation, decision in decisions
+            ],
+        },
+    )
+
+
+@transaction.atomic
+def login_record_cancelled(*, pending: PendingLogin, person: Person | None) -> None:
+    """The person (or, before logging in, someone anonymous) cancelled the login; the DV hears AuthnFailed."""
+    entity = selectors.entity_by_issuer(pending.entity_id)
+    audit_record(
+        actor=_login_actor(person),
+        action="saml:cancelled",
+        subject=person if person is not None else entity,
+        data={"entity_id": pending.entity_id, "request_id": pending.request_id},
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Clean-up
+
+
+@transaction.atomic
+def saml_cleanup(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete message IDs seen more than 12 months ago (the replay window of eHerkenning) and artifacts that expired
+    or were resolved more than a day ago; one audit event with the counts. Returns ``{"message_ids": n,
+    "artifacts": m}``."""
+    now = now or timezone.now()
+    message_ids, _details = SeenMessageId.objects.filter(seen_at__lt=now - MESSAGE_ID_RETENTION).delete()
+    cutoff = now - ARTIFACT_RETENTION
+    stale = ArtifactRecord.objects.filter(expires_at__lt=cutoff) | ArtifactRecord.objects.filter(resolved_at__lt=cutoff)
+    artifact_count, _details = stale.delete()
+    counts = {"message_ids": message_ids, "artifacts": artifact_count}
+    # No single row is the subject of a clean-up: the event names the table of message IDs.
+    audit_record(
+        actor=SYSTEM,
+        action="saml:cleaned_up",
+        subject=ContentType.objects.get_for_model(SeenMessageId),
+        data={**counts, "before": now.isoformat()},
+    )
+    return counts

@@ -28,7 +28,7 @@ from sleutelbos.catalogue.models import ServiceInstance
 from sleutelbos.identity.models import Person
 from sleutelbos.identity.sessions import require_level, session_level
 from sleutelbos.mandates.decisions import Reason, decide
-from sleutelbos.saml import flow, selectors
+from sleutelbos.saml import flow, selectors, services
 from sleutelbos.saml.idp import ARTIFACT_RESOLUTION_PATH, METADATA_VALIDITY, SSO_PATH, idp_config
 from sleutelbos.saml.protocol import messages, soap
 from sleutelbos.saml.protocol.metadata import build_idp_metadata
@@ -144,15 +144,21 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
     if request.method == "POST" and request.POST.get("action") == "cancel":
         person = request.user if request.user.is_authenticated else None
-        flow.record_cancelled(pending=pending, person=person)
-        answer = flow.answer_status(
-            pending=pending,
-            top=flow.STATUS_RESPONDER,
-            sub=flow.STATUS_AUTHN_FAILED,
-            message="The person cancelled the login.",
-            now=now,
-        )
-        return _send(request, pending, answer, now=now, token=token)
+        try:
+            if selectors.entity_by_issuer(pending.entity_id) is None:
+                raise flow.Refused("the service provider was removed during the login")
+            answer = flow.answer_status(
+                pending=pending,
+                top=flow.STATUS_RESPONDER,
+                sub=flow.STATUS_AUTHN_FAILED,
+                message="The person cancelled the login.",
+                now=now,
+            )
+            response = _send(request, pending, answer, now=now, token=token)
+        except Exception as error:
+            return _answer_failed(request, token, pending, error)
+        services.login_record_cancelled(pending=pending, person=person)
+        return response
 
     redirect = _authenticate(request, token, pending)
     if redirect is not None:
@@ -188,7 +194,7 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
         context = {"token": token, "options": options, "error": error, "entity": entity, "service": service}
         return render(request, "saml/choose.html", context, status=400 if error else 200)
 
-    services: tuple[ServiceInstance, ...] = chosen.services
+    answered: tuple[ServiceInstance, ...] = chosen.services
     branch = chosen.branch
     if service is not None:
         decision = decide(
@@ -201,26 +207,49 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
         )
         if not decision.allowed:  # a mandate ended between the choice page and now
             return _refused(request, token, pending, person, service)
-        services, branch = (service,), decision.branch
+        answered, branch = (service,), decision.branch
     attributes = flow.login_attributes(
         pending=pending,
         person=person,
         organisation=chosen.organisation,
         intermediary=chosen.intermediary,
-        services=services,
+        services=answered,
         branch=branch,
     )
-    answer = flow.answer_allowed(pending=pending, token=token, attributes=attributes, level=reached, now=now)
-    flow.record_allowed(
+    try:
+        answer = flow.answer_allowed(pending=pending, token=token, attributes=attributes, level=reached, now=now)
+        response = _send(request, pending, answer, now=now, token=token)
+    except Exception as error:
+        return _answer_failed(request, token, pending, error)
+    services.login_record_allowed(
         pending=pending,
         person=person,
         organisation=chosen.organisation,
         intermediary=chosen.intermediary,
-        services=services,
+        services=answered,
         branch=branch,
         level=reached,
     )
-    return _send(request, pending, answer, now=now, token=token)
+    return response
+
+
+def _answer_failed(request: HttpRequest, token: str, pending: flow.PendingLogin, error: Exception) -> HttpResponse:
+    """The login cannot be answered: the DV's entity was removed meanwhile (:class:`flow.Refused`, a 400), or
+    building or storing the answer failed (a 500). The reason goes to the log, the person sees the generic page, and
+    the login is spent."""
+    flow.pending_drop(request.session, token)
+    if isinstance(error, flow.Refused):
+        logger.warning("SAML login %s of %s not answered: %s", pending.request_id, pending.entity_id, error.reason)
+        return _error_page(request, expired=True)
+    # The session middleware does not save a session on a 500; the spent login must not be retried.
+    request.session.save()
+    logger.error(
+        "SAML login %s of %s not answered: building the answer failed",
+        pending.request_id,
+        pending.entity_id,
+        exc_info=error,
+    )
+    return render(request, "saml/error.html", {"expired": False}, status=500)
 
 
 def _authenticate(request: HttpRequest, token: str, pending: flow.PendingLogin) -> HttpResponse | None:
@@ -254,7 +283,9 @@ def _refused(
     else:
         rows = selectors.refusals(person, service, Level(pending.level))
         general = [] if rows else [Reason("no_mandate").message]
-    flow.record_refused(pending=pending, person=person, decisions=[(row.organisation, row.decision) for row in rows])
+    services.login_record_refused(
+        pending=pending, person=person, decisions=[(row.organisation, row.decision) for row in rows]
+    )
     context = {
         "token": token,
         "service": service,
@@ -314,7 +345,7 @@ def artifact_resolution(request: HttpRequest) -> HttpResponse:
         if entity is None:
             raise flow.Refused(f"unknown issuer {resolve.issuer[:200]!r}")
         verify(element, selectors.signing_certificates(entity))
-        if not flow.remember_message_id(issuer=entity.entity_id, message_id=resolve.id, now=now):
+        if not services.message_id_remember(issuer=entity.entity_id, message_id=resolve.id, now=now):
             raise flow.Refused(f"replayed ArtifactResolve ID {resolve.id!r}")
     except soap.SoapError as error:
         logger.warning("SAML ArtifactResolve refused: %s", error.reason)
@@ -327,7 +358,7 @@ def artifact_resolution(request: HttpRequest) -> HttpResponse:
         response_id=messages.new_id(),
         in_response_to=resolve.id,
         issuer=config.entity_id,
-        message=flow.resolve_artifact(issuer=entity.entity_id, artifact=resolve.artifact, now=now),
+        message=services.artifact_resolve(issuer=entity.entity_id, artifact=resolve.artifact, now=now),
         now=now,
         sign_key=config.key_pem,
         sign_cert=config.cert_pem,
