@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "sleutelbos.organisations",
     "sleutelbos.identity",
     "sleutelbos.mandates",
+    "sleutelbos.requests",
     "sleutelbos.api",
     "sleutelbos.saml",
     "sleutelbos.portal",

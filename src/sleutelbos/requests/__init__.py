@@ -1,0 +1,1 @@
+"""Requests (aanvragen): applying for eHerkenning, extra organisations and mandates, signatures and verification."""

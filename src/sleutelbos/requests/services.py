@@ -1,0 +1,655 @@
+"""Writes to requests: drafts, submission, signatures, and the supplier's decisions.
+
+Every function takes keyword arguments only, runs in one transaction and leaves an audit event. Nothing a request
+asks for becomes active before staff approve it; approval creates it all in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sleutelbos.audit.services import SYSTEM, Actor, audit_record
+from sleutelbos.catalogue.levels import Level
+from sleutelbos.catalogue.models import ServiceProvider
+from sleutelbos.identity.models import Means, Person
+from sleutelbos.mandates.models import ScopeKind
+from sleutelbos.mandates.services import Scope, add_years, chain_mandate_grant, mandate_grant
+from sleutelbos.organisations.kvk import KvkExtract
+from sleutelbos.organisations.models import Branch, LegalForm, Organisation
+from sleutelbos.organisations.services import (
+    branch_create,
+    functionary_create,
+    membership_ensure,
+    membership_set_manager,
+    organisation_create,
+)
+from sleutelbos.requests.models import (
+    Request,
+    RequestedChainMandate,
+    RequestedMandate,
+    RequestKind,
+    RequestState,
+    Signer,
+    Years,
+)
+from sleutelbos.requests.signatures import (
+    applicant_alone_authorized,
+    applicant_identity,
+    applicant_representative,
+    document_hash,
+    extract_to_json,
+    find_representative,
+    representatives,
+    request_level,
+    same_name,
+    signatures_complete,
+    signatures_required,
+)
+from sleutelbos.requests.states import transition
+from sleutelbos.validation import fail
+
+#: A signing link is valid this long; a request whose signatures are not complete by then expires.
+SIGNING_PERIOD = dt.timedelta(days=14)
+EDITABLE = frozenset({RequestState.DRAFT, RequestState.MORE_INFORMATION_REQUESTED})
+
+
+@dataclass(frozen=True)
+class MandateWish:
+    """A mandate the applicant asks for."""
+
+    scope: Scope
+    level: Level | str
+    years: int = 1
+    branch_number: str = ""
+
+
+@dataclass(frozen=True)
+class ChainMandateWish:
+    """A chain mandate the organisation gives an intermediary, by KvK number."""
+
+    intermediary_kvk: str
+    scope: Scope
+    level: Level | str
+    years: int = 1
+
+
+@dataclass(frozen=True)
+class SignerWish:
+    """A representative from the KvK extract who is to sign, and where their link goes."""
+
+    name: str
+    date_of_birth: dt.date
+    email: str
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A signer and the plain token of their one-time link; the token is shown once and stored only as a hash."""
+
+    signer: Signer
+    token: str
+
+
+def hash_token(token: str) -> str:
+    """How a signing token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_applicant(actor: Actor, request: Request) -> None:
+    if actor.is_staff or request.applicant_id is None:
+        return
+    if actor.person is None or actor.person.pk != request.applicant_id:
+        raise PermissionDenied(_("Only the applicant may change this request."))
+
+
+def _check_staff(actor: Actor, request: Request) -> None:
+    if not actor.is_staff:
+        raise PermissionDenied(_("Only supplier staff decide on requests."))
+    if actor.person is not None and actor.person.pk == request.applicant_id:
+        raise PermissionDenied(_("Staff cannot decide on their own request."))
+
+
+def _locked(request: Request) -> Request:
+    return Request.objects.select_for_update().get(pk=request.pk)
+
+
+def _set_wishes(
+    request: Request, mandates: Sequence[MandateWish] | None, chain_mandates: Sequence[ChainMandateWish] | None
+) -> None:
+    if mandates is not None:
+        request.mandates.all().delete()
+        RequestedMandate.objects.bulk_create(
+            RequestedMandate(
+                request=request,
+                scope_kind=wish.scope.kind,
+                providers=sorted({provider.oin for provider in wish.scope.providers}),
+                services=sorted({str(uuid) for uuid in wish.scope.services}),
+                level=Level.parse(wish.level),
+                years=wish.years,
+                branch_number=wish.branch_number,
+            )
+            for wish in mandates
+        )
+    if chain_mandates is not None:
+        request.chain_mandates.all().delete()
+        RequestedChainMandate.objects.bulk_create(
+            RequestedChainMandate(
+                request=request,
+                intermediary_kvk=wish.intermediary_kvk,
+                scope_kind=wish.scope.kind,
+                providers=sorted({provider.oin for provider in wish.scope.providers}),
+                services=sorted({str(uuid) for uuid in wish.scope.services}),
+                level=Level.parse(wish.level),
+                years=wish.years,
+            )
+            for wish in chain_mandates
+        )
+
+
+def _audit_content(actor: Actor, request: Request, action: str) -> None:
+    data = {
+        "kind": request.kind,
+        "kvk": request.kvk,
+        "mandates": request.mandates.count(),
+        "chain_mandates": request.chain_mandates.count(),
+        "wants_manager": request.wants_manager,
+    }
+    audit_record(actor=actor, action=action, subject=request, organisation=request.organisation, data=data)
+
+
+@transaction.atomic
+def request_create_draft(
+    *,
+    actor: Actor,
+    kind: RequestKind | str,
+    extract: KvkExtract,
+    applicant: Person | None = None,
+    applicant_name: str = "",
+    applicant_email: str = "",
+    applicant_date_of_birth: dt.date | None = None,
+    mandates: Sequence[MandateWish] = (),
+    chain_mandates: Sequence[ChainMandateWish] = (),
+    wants_manager: bool = False,
+    manager_level: Level | str | None = None,
+) -> Request:
+    """Start a request on a KvK extract (the caller looked it up); without ``applicant``, name the applicant."""
+    if applicant is None and not applicant_name.strip():
+        raise fail("applicant_name", _("Give your name."), code="required")
+    if applicant is None and not applicant_email.strip():
+        raise fail("applicant_email", _("Give your e-mail address."), code="required")
+    request = Request(
+        applicant=applicant,
+        applicant_name=applicant_name.strip(),
+        applicant_email=applicant_email.strip(),
+        applicant_date_of_birth=applicant_date_of_birth,
+        organisation=Organisation.objects.filter(kvk=extract.kvk).first(),
+        kvk=extract.kvk,
+        kvk_extract=extract_to_json(extract),
+        extract_date=extract.extract_date,
+        kind=RequestKind(kind),
+        wants_manager=wants_manager,
+        manager_level=None if manager_level is None else Level.parse(manager_level),
+    )
+    request.full_clean(exclude=["applicant"])
+    request.save()
+    _set_wishes(request, mandates, chain_mandates)
+    _audit_content(actor, request, "request:created")
+    return request
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def request_update_draft(
+    *,
+    actor: Actor,
+    request: Request,
+    extract: KvkExtract | None = None,
+    mandates: Sequence[MandateWish] | None = None,
+    chain_mandates: Sequence[ChainMandateWish] | None = None,
+    wants_manager: bool | None = None,
+    manager_level: Level | str | object | None = _UNSET,
+) -> Request:
+    """Change a draft, or a request staff asked more information about; parts not given stay as they are.
+
+    A change after submission gives the request another document hash, so signatures already given no longer count.
+    """
+    request = _locked(request)
+    _check_applicant(actor, request)
+    if request.state not in EDITABLE:
+        raise ValidationError(
+            _("A request that is “%(state)s” can no longer be changed.") % {"state": RequestState(request.state).label},
+            code="not_editable",
+        )
+    if extract is not None:
+        if extract.kvk != request.kvk:
+            raise fail("kvk", _("The KvK extract is of another organisation."), code="other_organisation")
+        request.kvk_extract = extract_to_json(extract)
+        request.extract_date = extract.extract_date
+    if wants_manager is not None:
+        request.wants_manager = wants_manager
+    if manager_level is not _UNSET:
+        request.manager_level = None if manager_level is None else Level.parse(manager_level)
+    request.save()
+    _set_wishes(request, mandates, chain_mandates)
+    _audit_content(actor, request, "request:updated")
+    return request
+
+
+def _means_level(request: Request) -> Level | None:
+    if request.applicant_id is None:
+        return None
+    means = Means.objects.filter(person_id=request.applicant_id).first()
+    return Level(means.level) if means is not None else None
+
+
+def _scope_of(item: RequestedMandate | RequestedChainMandate) -> Scope:
+    providers = list(ServiceProvider.objects.filter(oin__in=item.providers))
+    missing = sorted(set(item.providers) - {provider.oin for provider in providers})
+    if missing:
+        raise fail(
+            "scope",
+            _("These service providers are unknown: %(oins)s.") % {"oins": ", ".join(missing)},
+            code="unknown_provider",
+        )
+    return Scope(ScopeKind(item.scope_kind), providers=tuple(providers), services=tuple(map(UUID, item.services)))
+
+
+def _validate_content(request: Request) -> None:
+    """Everything a request must satisfy before it can be signed; each error says what to do."""
+    mandates = list(request.mandates.all())
+    chains = list(request.chain_mandates.all())
+    if not mandates and not chains:
+        raise fail("mandates", _("Ask for at least one mandate or chain mandate."), code="empty")
+    means_level = _means_level(request)
+    if request.applicant_id is not None and means_level is None:
+        raise fail("applicant", _("You need an eHerkenning means before you can request mandates."), code="no_means")
+    branches = {branch["number"] for branch in request.kvk_extract.get("branches", [])}
+    for item in [*mandates, *chains]:
+        _scope_of(item).validate()
+        if item.years not in Years.values:
+            raise fail("years", _("A mandate runs 1, 3 or 5 years."), code="years")
+        if means_level is not None and item.level > means_level:
+            raise fail(
+                "level",
+                _("You cannot request %(level)s: your means has level %(means)s. Upgrade your means first.")
+                % {"level": Level(item.level).label, "means": means_level.label},
+                code="above_means_level",
+            )
+    for mandate in mandates:
+        if mandate.branch_number and mandate.branch_number not in branches:
+            raise fail(
+                "branch_number",
+                _("Branch %(number)s is not a branch of this organisation in the KvK extract.")
+                % {"number": mandate.branch_number},
+                code="unknown_branch",
+            )
+    for chain in chains:
+        if chain.intermediary_kvk == request.kvk:
+            raise fail("intermediary_kvk", _("An organisation cannot be its own intermediary."), code="same")
+    manager_level = request.manager_level if request.wants_manager else None
+    if manager_level is not None and means_level is not None and manager_level > means_level:
+        raise fail(
+            "manager_level",
+            _("The manager role cannot exceed the level of your means (%(means)s).") % {"means": means_level.label},
+            code="above_means_level",
+        )
+
+
+def _issue(request: Request, *, name: str, date_of_birth: dt.date, email: str, authority: str) -> IssuedLink:
+    token = secrets.token_urlsafe(32)
+    signer = Signer.objects.create(
+        request=request,
+        functionary_name=name,
+        date_of_birth=date_of_birth,
+        email=email,
+        authority=authority,
+        token_hash=hash_token(token),
+        token_expires_at=timezone.now() + SIGNING_PERIOD,
+    )
+    return IssuedLink(signer=signer, token=token)
+
+
+@transaction.atomic
+def request_submit(
+    *, actor: Actor, request: Request, signers: Sequence[SignerWish] = (), note: str = ""
+) -> list[IssuedLink]:
+    """Submit a request (or answer staff's question) and send it for signature; returns the signing links once.
+
+    An applicant who is alone/independently authorized per the KvK becomes manager automatically and signs it
+    themselves; anyone else names the representatives who must sign, as many as the signature table demands.
+    Signatures already given on exactly this document stay valid.
+    """
+    request = _locked(request)
+    _check_applicant(actor, request)
+    if request.state not in EDITABLE:
+        raise ValidationError(
+            _("A request that is “%(state)s” cannot be submitted.") % {"state": RequestState(request.state).label},
+            code="not_editable",
+        )
+    alone = applicant_alone_authorized(request)
+    if alone:
+        request.wants_manager = True
+    if request.wants_manager and request.manager_level is None:
+        request.manager_level = request_level(request)
+    _validate_content(request)
+    level = request_level(request)
+    wanted: list[tuple[str, dt.date, str, str]] = []
+    if alone:
+        me = applicant_representative(request)
+        assert me is not None
+        email = request.applicant.email if request.applicant is not None else request.applicant_email
+        wanted.append((me.name, me.date_of_birth, email, me.authority))
+    else:
+        for wish in signers:
+            representative = find_representative(request, name=wish.name, date_of_birth=wish.date_of_birth)
+            if representative is None:
+                raise fail(
+                    "signers",
+                    _("%(name)s is not a representative of this organisation in the KvK extract.")
+                    % {"name": wish.name},
+                    code="not_representative",
+                )
+            if any(same_name(representative.name, w[0]) and representative.date_of_birth == w[1] for w in wanted):
+                raise fail("signers", _("Name each representative once."), code="duplicate")
+            wanted.append((representative.name, representative.date_of_birth, wish.email, representative.authority))
+        if not wanted:
+            raise fail(
+                "signers",
+                _("You are not alone authorized for this organisation: choose the representatives who sign."),
+                code="required",
+            )
+    needed = signatures_required([w[3] for w in wanted], level, representatives=len(representatives(request)))
+    if len(wanted) < needed:
+        raise fail(
+            "signers",
+            _("This request needs %(needed)d signatures: choose at least %(needed)d representatives.")
+            % {"needed": needed},
+            code="too_few",
+        )
+    request.document_hash = document_hash(request)
+    request.reason = request.reason if request.state == RequestState.DRAFT else ""
+    request.save()
+    transition(request, RequestState.SUBMITTED, actor=actor, note=note)
+    transition(request, RequestState.AWAITING_SIGNATURES, actor=actor)
+    now = timezone.now()
+    keep: set[tuple[str, dt.date]] = set()
+    for signer in request.signers.filter(superseded_at__isnull=True):
+        still_named = any(same_name(signer.functionary_name, w[0]) and signer.date_of_birth == w[1] for w in wanted)
+        if still_named and signer.signed_at is not None and signer.signed_document_hash == request.document_hash:
+            keep.add((signer.functionary_name.casefold(), signer.date_of_birth))
+        else:
+            signer.superseded_at = now
+            signer.save(update_fields=["superseded_at"])
+    links = [
+        _issue(request, name=name, date_of_birth=born, email=email, authority=authority)
+        for name, born, email, authority in wanted
+        if (name.casefold(), born) not in keep
+    ]
+    audit_record(
+        actor=actor,
+        action="request:sent_for_signature",
+        subject=request,
+        organisation=request.organisation,
+        data={"document_hash": request.document_hash, "signers": [link.signer.pk for link in links]},
+    )
+    if signatures_complete(request):
+        transition(request, RequestState.READY_FOR_VERIFICATION, actor=actor)
+    return links
+
+
+def _signer_for(token: str) -> Signer:
+    """The current, open signer of this token; a clear refusal otherwise."""
+    signer = Signer.objects.select_for_update().filter(token_hash=hash_token(token)).first()
+    if signer is None or signer.superseded_at is not None:
+        raise PermissionDenied(_("This signing link is not valid. Ask the applicant for a new one."))
+    if signer.signed_at is not None or signer.declined_at is not None:
+        raise PermissionDenied(_("This signing link has already been used."))
+    if signer.token_expires_at <= timezone.now():
+        raise PermissionDenied(_("This signing link has expired. Ask the applicant to submit the request again."))
+    if signer.request.state != RequestState.AWAITING_SIGNATURES:
+        raise PermissionDenied(_("This request is no longer waiting for signatures."))
+    return signer
+
+
+def request_sign(
+    *, token: str, name: str, date_of_birth: dt.date, address: str | None = None, user_agent: str = ""
+) -> Signer:
+    """A representative signs, with the identity the KvK register lists (name in any case, exact date of birth).
+
+    The signature records who, when, from where and the SHA-256 of the exact document signed. A wrong identity is
+    refused (and audited); the link stays usable for the right person until it expires.
+    """
+    signer = _sign(token=token, name=name, date_of_birth=date_of_birth, address=address, user_agent=user_agent)
+    if signer is None:
+        raise fail(
+            "identity",
+            _("The name and date of birth do not match the representative this link was sent to."),
+            code="identity",
+        )
+    return signer
+
+
+@transaction.atomic
+def _sign(*, token: str, name: str, date_of_birth: dt.date, address: str | None, user_agent: str) -> Signer | None:
+    signer = _signer_for(token)
+    request = _locked(signer.request)
+    actor = Actor(label=f"signer:{signer.pk}")
+    if not same_name(signer.functionary_name, name) or signer.date_of_birth != date_of_birth:
+        audit_record(
+            actor=actor,
+            action="request:signature_refused",
+            subject=request,
+            organisation=request.organisation,
+            data={"signer": signer.functionary_name, "address": address},
+        )
+        return None
+    current = document_hash(request)
+    if current != request.document_hash:
+        message = _("This request was changed after it was submitted; it cannot be signed.")
+        raise ValidationError(message, code="changed")
+    signer.signed_at = timezone.now()
+    signer.signed_document_hash = current
+    signer.address = address
+    signer.user_agent = user_agent[:500]
+    signer.save()
+    audit_record(
+        actor=actor,
+        action="request:signed",
+        subject=request,
+        organisation=request.organisation,
+        data={"signer": signer.functionary_name, "document_hash": current, "address": address},
+    )
+    if signatures_complete(request):
+        transition(request, RequestState.READY_FOR_VERIFICATION, actor=actor)
+    return signer
+
+
+@transaction.atomic
+def request_decline(*, token: str, reason: str) -> Signer:
+    """A representative declines to sign, with a reason; the request waits for other signatures or expires."""
+    if not reason.strip():
+        raise fail("reason", _("Say why you decline to sign."), code="required")
+    signer = _signer_for(token)
+    signer.declined_at = timezone.now()
+    signer.decline_reason = reason.strip()
+    signer.save(update_fields=["declined_at", "decline_reason"])
+    audit_record(
+        actor=Actor(label=f"signer:{signer.pk}"),
+        action="request:signature_declined",
+        subject=signer.request,
+        organisation=signer.request.organisation,
+        data={"signer": signer.functionary_name, "reason": signer.decline_reason},
+    )
+    return signer
+
+
+@transaction.atomic
+def request_withdraw(*, actor: Actor, request: Request, note: str = "") -> Request:
+    """The applicant withdraws the request; possible until staff decide."""
+    request = _locked(request)
+    _check_applicant(actor, request)
+    transition(request, RequestState.WITHDRAWN, actor=actor, note=note)
+    return request
+
+
+@transaction.atomic
+def request_expire(*, actor: Actor = SYSTEM, now: dt.datetime | None = None) -> list[Request]:
+    """Expire the requests whose signatures were not complete within 14 days of submission (a scheduled task)."""
+    deadline = (now or timezone.now()) - SIGNING_PERIOD
+    overdue = Request.objects.select_for_update().filter(
+        state=RequestState.AWAITING_SIGNATURES, submitted_at__lte=deadline
+    )
+    expired = []
+    for request in overdue:
+        transition(request, RequestState.EXPIRED, actor=actor, note=_("Signatures not complete within 14 days."))
+        expired.append(request)
+    return expired
+
+
+def _organisation_for(actor: Actor, request: Request) -> Organisation:
+    if request.organisation is not None:
+        return request.organisation
+    existing = Organisation.objects.filter(kvk=request.kvk).first()
+    if existing is not None:
+        return existing
+    extract = request.kvk_extract
+    organisation = organisation_create(
+        actor=actor,
+        kvk=request.kvk,
+        name=extract["name"],
+        rsin=extract.get("rsin", ""),
+        legal_form=extract.get("legal_form", LegalForm.OTHER),
+    )
+    for representative in representatives(request):
+        functionary_create(
+            actor=actor,
+            organisation=organisation,
+            name=representative.name,
+            date_of_birth=representative.date_of_birth,
+            role=representative.role,
+            authority=representative.authority,
+        )
+    return organisation
+
+
+def _branch_for(actor: Actor, request: Request, organisation: Organisation, number: str) -> Branch | None:
+    if not number:
+        return None
+    branch = Branch.objects.filter(number=number).first()
+    if branch is not None:
+        if branch.organisation_id != organisation.pk:
+            raise fail("branch_number", _("This branch belongs to another organisation."), code="other_organisation")
+        return branch
+    listed = next(b for b in request.kvk_extract.get("branches", []) if b["number"] == number)
+    return branch_create(
+        actor=actor, organisation=organisation, number=number, name=listed["name"], city=listed.get("city", "")
+    )
+
+
+@transaction.atomic
+def request_approve(*, actor: Actor, request: Request, note: str = "") -> Request:
+    """Staff approve: create the membership, manager role, mandates and chain mandates exactly as requested.
+
+    The request row is locked and its state checked under the lock, so two staff approving at once create it all
+    only once: the second finds the request approved and is refused.
+    """
+    request = _locked(request)
+    _check_staff(actor, request)
+    if request.state != RequestState.READY_FOR_VERIFICATION:
+        raise ValidationError(
+            _("Only a request ready for verification can be approved; this one is “%(state)s”.")
+            % {"state": RequestState(request.state).label},
+            code="not_ready",
+        )
+    if not signatures_complete(request):
+        raise ValidationError(
+            _("The signatures do not match the request as it is now; it cannot be approved."), code="signatures"
+        )
+    applicant = request.applicant
+    if applicant is None:
+        name, _born = applicant_identity(request)
+        raise fail(
+            "applicant",
+            _("%(name)s has no account with an eHerkenning means yet; issue the means before approving.")
+            % {"name": name},
+            code="no_account",
+        )
+    organisation = _organisation_for(actor, request)
+    if request.organisation_id != organisation.pk:
+        request.organisation = organisation
+        request.save(update_fields=["organisation"])
+    now = timezone.now()
+    membership_ensure(actor=actor, person=applicant, organisation=organisation)
+    if request.wants_manager and request.manager_level is not None:
+        membership_set_manager(
+            actor=actor, person=applicant, organisation=organisation, level=Level(request.manager_level)
+        )
+    for wish in request.mandates.all():
+        mandate_grant(
+            actor=actor,
+            holder=applicant,
+            organisation=organisation,
+            scope=_scope_of(wish),
+            level=Level(wish.level),
+            valid_from=now,
+            valid_until=add_years(now, wish.years),
+            branch=_branch_for(actor, request, organisation, wish.branch_number),
+        )
+    for wish in request.chain_mandates.all():
+        intermediary = Organisation.objects.filter(kvk=wish.intermediary_kvk).first()
+        if intermediary is None:
+            raise fail(
+                "intermediary_kvk",
+                _("The intermediary %(kvk)s is not registered yet; register it before approving.")
+                % {"kvk": wish.intermediary_kvk},
+                code="unknown_intermediary",
+            )
+        chain_mandate_grant(
+            actor=actor,
+            client=organisation,
+            intermediary=intermediary,
+            scope=_scope_of(wish),
+            level=Level(wish.level),
+            valid_from=now,
+            valid_until=add_years(now, wish.years),
+        )
+    transition(request, RequestState.APPROVED, actor=actor, note=note)
+    return request
+
+
+@transaction.atomic
+def request_reject(*, actor: Actor, request: Request, reason: str) -> Request:
+    """Staff reject the request, with the reason the applicant will read."""
+    if not reason.strip():
+        raise fail("reason", _("Give the reason for the rejection."), code="required")
+    request = _locked(request)
+    _check_staff(actor, request)
+    request.reason = reason.strip()
+    request.save(update_fields=["reason"])
+    transition(request, RequestState.REJECTED, actor=actor, note=request.reason)
+    return request
+
+
+@transaction.atomic
+def request_ask_information(*, actor: Actor, request: Request, question: str) -> Request:
+    """Staff ask the applicant for more information; the applicant answers by changing and submitting again."""
+    if not question.strip():
+        raise fail("question", _("Write the question for the applicant."), code="required")
+    request = _locked(request)
+    _check_staff(actor, request)
+    request.reason = question.strip()
+    request.save(update_fields=["reason"])
+    transition(request, RequestState.MORE_INFORMATION_REQUESTED, actor=actor, note=request.reason)
+    return request
