@@ -42,17 +42,17 @@ def audit_record(
     *,
     actor: Actor,
     action: str,
-    subject: models.Model,
+    subject: models.Model | None = None,
     organisation: Organisation | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the audit log."""
+    """Append one event to the audit log; an event about the system as a whole (a clean-up) has no subject."""
     return AuditEvent.objects.create(
         action=action,
         actor=actor.label,
         actor_person=actor.person,
-        subject_type=subject._meta.label_lower,
-        subject_id=str(subject.pk),
+        subject_type=subject._meta.label_lower if subject is not None else "",
+        subject_id=str(subject.pk) if subject is not None else "",
         organisation=organisation,
         data=data or {},
     )

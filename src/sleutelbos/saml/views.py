@@ -249,7 +249,7 @@ def _answer_failed(request: HttpRequest, token: str, pending: flow.PendingLogin,
         pending.entity_id,
         exc_info=error,
     )
-    return render(request, "saml/error.html", {"expired": False}, status=500)
+    return render(request, "saml/error.html", {"expired": False, "failed": True}, status=500)
 
 
 def _authenticate(request: HttpRequest, token: str, pending: flow.PendingLogin) -> HttpResponse | None:
