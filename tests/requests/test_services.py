@@ -427,8 +427,10 @@ def test_a_signature_on_a_changed_request_no_longer_counts(world: World) -> None
     assert (
         Signer.objects.filter(request=request, superseded_at__isnull=False, signed_document_hash=old_hash).count() == 2
     )
-    with pytest.raises(PermissionDenied):
-        request_approve(actor=Actor.for_person(person), request=request)
+    with pytest.raises(ValidationError) as refused:
+        request_approve(actor=STAFF, request=request)
+    assert refused.value.code == "not_ready"
+    assert not Mandate.objects.exists()
 
 
 def test_a_request_changed_behind_the_signatures_cannot_be_approved(world: World) -> None:
