@@ -112,6 +112,7 @@ def test_a_definition_without_uuid_gets_a_new_one(api: APIClient) -> None:
         ({"provider": "99999999999999999999"}, "provider"),
         ({"provider": "123"}, "provider"),
         ({"level": "EH1"}, "level"),
+        ({"level": 30}, "level"),
         ({"level": "3"}, "level"),
         ({"level": 3}, "level"),
         ({"level": "urn:etoegang:core:assurance-class:loa1"}, "level"),

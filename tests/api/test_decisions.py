@@ -117,6 +117,7 @@ def test_a_branch_restricted_mandate_carries_its_branch(api: APIClient, world: d
         ({"service": "aangifte"}, "service"),
         ({"service": ""}, "service"),
         ({"level": "EH1"}, "level"),
+        ({"level": 30}, "level"),
         ({"level": "3"}, "level"),
         ({"at": "tomorrow"}, "at"),
         ({"intermediary": "99999999"}, "intermediary"),

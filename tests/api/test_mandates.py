@@ -111,6 +111,7 @@ def test_a_branch_restricted_mandate(api: APIClient, world: dict) -> None:
         ({"organisation": "99999999"}, "organisation"),
         ({"organisation": "1234"}, "organisation"),
         ({"level": "EH1"}, "level"),
+        ({"level": 30}, "level"),
         ({"level": "3"}, "level"),
         ({"level": "EH4"}, "level"),  # above the holder's means (EH3)
         ({"valid_from": "2027-01-01", "valid_until": "2026-06-01"}, "valid_until"),
@@ -220,6 +221,7 @@ def test_grant_list_and_revoke_a_chain_mandate(api: APIClient, world: dict) -> N
         ({"intermediary": "99999999"}, "intermediary"),
         ({"intermediary": "12345678"}, "intermediary"),
         ({"level": "EH1"}, "level"),
+        ({"level": 30}, "level"),
         ({"valid_from": "2026-01-01", "valid_until": "2031-06-01"}, "valid_until"),
         ({"valid_from": "2027-01-01", "valid_until": "2027-01-01"}, "valid_until"),
         ({"scope": {"kind": "services", "services": []}}, "scope.services"),

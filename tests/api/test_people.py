@@ -137,6 +137,7 @@ def test_register_a_person_without_a_means(api: APIClient) -> None:
         ({"email": ""}, "email"),
         ({"name": ""}, "name"),
         ({"level": "EH1"}, "level"),
+        ({"level": 30}, "level"),
         ({"level": "3"}, "level"),
         ({"date_of_birth": "31-12-1980"}, "date_of_birth"),
     ],

@@ -81,7 +81,12 @@ def test_anything_else_is_an_error_that_says_what_is_accepted(text: str) -> None
     assert "urn:etoegang" in message
 
 
-@pytest.mark.parametrize("value", [None, 3, 30, 2.5])
-def test_a_value_that_is_not_text_is_an_error(value: object) -> None:
+@pytest.mark.parametrize("value", [None, 3, 31, 2.5, True])
+def test_a_value_that_is_neither_text_nor_a_stored_level_is_an_error(value: object) -> None:
     with pytest.raises(ValueError):
         Level.parse(value)
+
+
+def test_a_level_as_the_database_stores_it_is_read_back() -> None:
+    assert Level.parse(30) is Level.EH3
+    assert Level.parse(25) is Level.EH2_PLUS

@@ -47,6 +47,8 @@ class LevelField(serializers.Field):
     """A level of assurance: "EH3" or its URI in, "EH3" out."""
 
     def to_internal_value(self, data: Any) -> Level:
+        if not isinstance(data, str):  # 30 is how the database stores EH3, not a level an integrator writes
+            raise serializers.ValidationError(Level.parse_error(data), code="invalid")
         try:
             return Level.parse(data)
         except ValueError as error:

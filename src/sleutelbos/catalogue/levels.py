@@ -35,6 +35,8 @@ class Level(models.IntegerChoices):
         """Read a level from its name ("EH3", "eh2+") or its URI; anything else raises ValueError."""
         if isinstance(value, Level):
             return value
+        if isinstance(value, int) and not isinstance(value, bool) and value in _VALUES:
+            return cls(value)  # a level as stored in the database
         if isinstance(value, str):
             text = value.strip()
             by_name = _BY_NAME.get(text.upper())
@@ -44,15 +46,20 @@ class Level(models.IntegerChoices):
                 by_uri = _BY_URI_SUFFIX.get(text[len(URI_PREFIX) :])
                 if by_uri is not None:
                     return by_uri
-        raise ValueError(
-            _("“%(value)s” is not a level of assurance; use EH2, EH2+, EH3 or EH4, or its urn:etoegang URI.")
-            % {"value": value}
-        )
+        raise ValueError(cls.parse_error(value))
+
+    @staticmethod
+    def parse_error(value: object) -> str:
+        """The sentence for a value that is not a level."""
+        return _("“%(value)s” is not a level of assurance; use EH2, EH2+, EH3 or EH4, or its urn:etoegang URI.") % {
+            "value": value
+        }
 
 
 _URI_SUFFIX = {Level.EH2: "loa2", Level.EH2_PLUS: "loa2plus", Level.EH3: "loa3", Level.EH4: "loa4"}
 _EIDAS = {Level.EH2: "low", Level.EH2_PLUS: "low", Level.EH3: "substantial", Level.EH4: "high"}
 _BY_NAME = {level.label.upper(): level for level in Level}
+_VALUES = frozenset(Level.values)
 _BY_URI_SUFFIX = {suffix: level for level, suffix in _URI_SUFFIX.items()}
 
 
