@@ -39,17 +39,17 @@ demo: $(VENV)/.installed-run
 
 ## test: set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise)
 test: $(VENV)/.installed-test
-	scripts/system-packages xmlsec1
+	scripts/system-packages xmlsec1 gettext
 	$(BIN)/pytest -q -m "not browser"
 
 ## test-postgres: the suite against the PostgreSQL on 127.0.0.1:5432
 test-postgres: $(VENV)/.installed-test
-	scripts/system-packages xmlsec1
+	scripts/system-packages xmlsec1 gettext
 	DATABASE_URL=$${PG_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -m "not browser"
 
 ## test-browser: browser tests in Chromium (needs /usr/bin/chromium)
 test-browser: $(VENV)/.installed-test
-	scripts/system-packages xmlsec1 chromium
+	scripts/system-packages xmlsec1 gettext chromium
 	$(BIN)/pytest -q -m browser
 
 ## lint: ruff, and no model change without its migration
