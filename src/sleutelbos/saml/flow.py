@@ -109,6 +109,8 @@ class Intake:
 
     pending: PendingLogin
     error: tuple[str, str, str] | None = None  # (top, sub, message)
+    #: The DV's entity as read for this request (to deliver the answer without reading it again).
+    entity: Any = None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ def _issuer_of(root: etree._Element) -> str:
 
 
 def _entity(issuer: str) -> tuple[Any, list[bytes]]:
-    entity = selectors.entity_by_issuer(issuer)
+    entity = selectors.entity_by_issuer(issuer, with_acs=True)
     if entity is None:
         raise Refused(f"unknown issuer {issuer[:200]!r}")
     certs = selectors.signing_certificates(entity)
@@ -221,13 +223,13 @@ def _accept(
     unsupported = _level_and_service(pending, entity, request)
     if unsupported is not None:
         logger.info("SAML request %s from %s unsupported: %s", request.id, entity.entity_id, unsupported)
-        return Intake(pending, (STATUS_REQUESTER, STATUS_REQUEST_UNSUPPORTED, unsupported))
-    return Intake(pending)
+        return Intake(pending, (STATUS_REQUESTER, STATUS_REQUEST_UNSUPPORTED, unsupported), entity)
+    return Intake(pending, entity=entity)
 
 
 def _acs(entity: Any, request: Any) -> AssertionConsumerService:
     """The ACS the answer goes to: by index, by a URL that is registered, or the default; never anything else."""
-    registered = list(entity.assertion_consumer_services.order_by("index"))
+    registered = selectors.acs_by_index(entity)
     if request.acs_index is not None:
         acs = next((candidate for candidate in registered if candidate.index == request.acs_index), None)
         if acs is None:
@@ -373,11 +375,24 @@ def login_attributes(
 
 
 def answer_allowed(
-    *, pending: PendingLogin, token: str, attributes: LoginAttributes, level: Level, now: dt.datetime
+    *,
+    pending: PendingLogin,
+    token: str,
+    attributes: LoginAttributes,
+    level: Level,
+    now: dt.datetime,
+    entity: Any = None,
 ) -> etree._Element:
-    """The signed Response with its assertion for the DV, identifiers encrypted for its certificate."""
+    """The signed Response with its assertion for the DV, identifiers encrypted for its certificate.
+
+    ``entity`` is the DV's entity (with its certificates) as read earlier in the request; it is only checked to be
+    still registered. Without it, the entity is read by the pending login's entity ID.
+    """
     config = idp_config()
-    entity = selectors.entity_by_issuer(pending.entity_id)
+    if entity is None:
+        entity = selectors.entity_by_issuer(pending.entity_id)
+    elif not selectors.entity_exists(entity):
+        entity = None
     if entity is None:
         raise Refused("the service provider was removed during the login")
     return messages.build_response(
@@ -426,9 +441,12 @@ class Delivery:
         return f"{parts.scheme}://{parts.netloc}"
 
 
-def deliver(*, pending: PendingLogin, response: etree._Element, now: dt.datetime) -> Delivery:
+def deliver(*, pending: PendingLogin, response: etree._Element, now: dt.datetime, entity: Any = None) -> Delivery:
     """Send the answer to the registered ACS: by artifact (stored for 5 minutes, resolvable once), or, for an ACS
-    that only takes HTTP-POST, the signed Response itself. RelayState is echoed only here, to the registered ACS."""
+    that only takes HTTP-POST, the signed Response itself. RelayState is echoed only here, to the registered ACS.
+
+    ``entity`` is the DV's entity as already read in this request; without it, it is read by the pending login's
+    entity ID."""
     if pending.acs_binding == AcsBinding.POST:
         if not any(child.tag == qname(signatures.DS, "Signature") for child in response):
             config = idp_config()
@@ -437,7 +455,8 @@ def deliver(*, pending: PendingLogin, response: etree._Element, now: dt.datetime
         if pending.relay_state is not None:
             fields["RelayState"] = pending.relay_state
         return Delivery(pending.acs_url, fields)
-    entity = selectors.entity_by_issuer(pending.entity_id)
+    if entity is None:
+        entity = selectors.entity_by_issuer(pending.entity_id)
     if entity is None:
         raise Refused("the service provider was removed during the login")
     artifact = services.artifact_store(entity=entity, response=response, now=now)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Prefetch
+
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceInstance, ServiceProvider
 from sleutelbos.identity.models import Person
@@ -18,33 +20,54 @@ from sleutelbos.organisations.models import Organisation
 from sleutelbos.saml.models import AssertionConsumerService, CertificateUse, ServiceProviderEntity, SpCertificate
 
 
-def entity_by_issuer(issuer: str) -> ServiceProviderEntity | None:
-    """The registered service provider entity with this entity ID, with its provider, or None."""
-    return ServiceProviderEntity.objects.select_related("provider").filter(entity_id=issuer).first()
+def entity_by_issuer(issuer: str, *, with_acs: bool = False) -> ServiceProviderEntity | None:
+    """The registered service provider entity with this entity ID, or None: with its provider and its certificates
+    loaded, and with ``with_acs`` its AssertionConsumerServices (by index) as well, so that a request reads the
+    entity once."""
+    lookups: list[str | Prefetch] = [
+        Prefetch("certificates", queryset=SpCertificate.objects.order_by("use", "not_after"))
+    ]
+    if with_acs:
+        lookups.append(
+            Prefetch("assertion_consumer_services", queryset=AssertionConsumerService.objects.order_by("index"))
+        )
+    return (
+        ServiceProviderEntity.objects.select_related("provider")
+        .prefetch_related(*lookups)
+        .filter(entity_id=issuer)
+        .first()
+    )
+
+
+def entity_exists(entity: ServiceProviderEntity) -> bool:
+    """Whether the entity is still registered (not removed since it was read)."""
+    return ServiceProviderEntity.objects.filter(pk=entity.pk).exists()
 
 
 def signing_certificates(entity: ServiceProviderEntity) -> list[bytes]:
     """The entity's registered signing certificates (PEM); two during a key rollover."""
     return [
-        pem.encode("ascii")
-        for pem in entity.certificates.filter(use=CertificateUse.SIGNING).values_list("pem", flat=True)
+        certificate.pem.encode("ascii")
+        for certificate in entity.certificates.all()
+        if certificate.use == CertificateUse.SIGNING
     ]
 
 
 def encryption_certificate(entity: ServiceProviderEntity) -> bytes | None:
     """The certificate to encrypt the entity's identifiers for: the one from its metadata valid longest."""
-    pem = (
-        SpCertificate.objects.filter(entity=entity, use=CertificateUse.ENCRYPTION)
-        .order_by("-not_after")
-        .values_list("pem", flat=True)
-        .first()
-    )
+    candidates = [c for c in entity.certificates.all() if c.use == CertificateUse.ENCRYPTION]
+    pem = max(candidates, key=lambda c: c.not_after).pem if candidates else None
     return pem.encode("ascii") if pem else None
+
+
+def acs_by_index(entity: ServiceProviderEntity) -> list[AssertionConsumerService]:
+    """The entity's AssertionConsumerServices in index order."""
+    return sorted(entity.assertion_consumer_services.all(), key=lambda acs: acs.index)
 
 
 def default_acs(entity: ServiceProviderEntity) -> AssertionConsumerService | None:
     """The ACS marked default in the metadata, else the one with the lowest index (SAML metadata 2.2.3)."""
-    services = list(entity.assertion_consumer_services.order_by("index"))
+    services = acs_by_index(entity)
     return next((acs for acs in services if acs.is_default), services[0] if services else None)
 
 

@@ -313,10 +313,12 @@ def artifact_store(*, entity: ServiceProviderEntity, response: etree._Element, n
     return artifact
 
 
-def artifact_resolve(*, issuer: str, artifact: str, now: dt.datetime) -> etree._Element | None:
+def artifact_resolve(
+    *, issuer: str, artifact: str, now: dt.datetime, entity: ServiceProviderEntity | None = None
+) -> etree._Element | None:
     """The Response stored under ``artifact`` for ``issuer``, once: a second resolve, an expired or unknown artifact,
     or another entity's artifact give None. Marking it resolved is one conditional UPDATE, so two concurrent
-    resolves can never both receive it."""
+    resolves can never both receive it. ``entity`` is the issuer's entity when the caller already read it."""
     try:
         parsed = artifacts.parse_artifact(artifact)
     except ArtifactError as error:
@@ -326,7 +328,8 @@ def artifact_resolve(*, issuer: str, artifact: str, now: dt.datetime) -> etree._
         logger.warning("ArtifactResolve from %s names another source", issuer)
         return None
     handle = parsed.message_handle.hex()
-    entity = selectors.entity_by_issuer(issuer)
+    if entity is None or entity.entity_id != issuer:
+        entity = selectors.entity_by_issuer(issuer)
     if entity is None:
         return None
     with transaction.atomic():
@@ -401,9 +404,13 @@ def login_record_refused(
 
 
 @transaction.atomic
-def login_record_cancelled(*, pending: PendingLogin, person: Person | None) -> None:
-    """The person (or, before logging in, someone anonymous) cancelled the login; the DV hears AuthnFailed."""
-    entity = selectors.entity_by_issuer(pending.entity_id)
+def login_record_cancelled(
+    *, pending: PendingLogin, person: Person | None, entity: ServiceProviderEntity | None = None
+) -> None:
+    """The person (or, before logging in, someone anonymous) cancelled the login; the DV hears AuthnFailed.
+    ``entity`` is the DV's entity when the caller already read it."""
+    if entity is None and person is None:
+        entity = selectors.entity_by_issuer(pending.entity_id)
     audit_record(
         actor=_login_actor(person),
         action="saml:cancelled",

@@ -30,6 +30,7 @@ from sleutelbos.identity.sessions import require_level, session_level
 from sleutelbos.mandates.decisions import Reason, decide
 from sleutelbos.saml import flow, selectors, services
 from sleutelbos.saml.idp import ARTIFACT_RESOLUTION_PATH, METADATA_VALIDITY, SSO_PATH, idp_config
+from sleutelbos.saml.models import ServiceProviderEntity
 from sleutelbos.saml.protocol import messages, soap
 from sleutelbos.saml.protocol.metadata import build_idp_metadata
 from sleutelbos.saml.protocol.signatures import SignatureError, sign, verify
@@ -109,6 +110,7 @@ def sso(request: HttpRequest) -> HttpResponse:
             intake.pending,
             flow.answer_status(pending=intake.pending, top=top, sub=sub, message=message, now=now),
             now=now,
+            entity=intake.entity,
         )
     if request.method == "POST":
         state = signing.dumps(asdict(intake.pending), salt=_RESUME_SALT, compress=True)
@@ -145,7 +147,8 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and request.POST.get("action") == "cancel":
         person = request.user if request.user.is_authenticated else None
         try:
-            if selectors.entity_by_issuer(pending.entity_id) is None:
+            entity = selectors.entity_by_issuer(pending.entity_id)
+            if entity is None:
                 raise flow.Refused("the service provider was removed during the login")
             answer = flow.answer_status(
                 pending=pending,
@@ -154,10 +157,10 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
                 message="The person cancelled the login.",
                 now=now,
             )
-            response = _send(request, pending, answer, now=now, token=token)
+            response = _send(request, pending, answer, now=now, token=token, entity=entity)
         except Exception as error:
             return _answer_failed(request, token, pending, error)
-        services.login_record_cancelled(pending=pending, person=person)
+        services.login_record_cancelled(pending=pending, person=person, entity=entity)
         return response
 
     redirect = _authenticate(request, token, pending)
@@ -217,8 +220,10 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
         branch=branch,
     )
     try:
-        answer = flow.answer_allowed(pending=pending, token=token, attributes=attributes, level=reached, now=now)
-        response = _send(request, pending, answer, now=now, token=token)
+        answer = flow.answer_allowed(
+            pending=pending, token=token, attributes=attributes, level=reached, now=now, entity=entity
+        )
+        response = _send(request, pending, answer, now=now, token=token, entity=entity)
     except Exception as error:
         return _answer_failed(request, token, pending, error)
     services.login_record_allowed(
@@ -309,11 +314,13 @@ def _send(
     *,
     now: dt.datetime,
     token: str | None = None,
+    entity: ServiceProviderEntity | None = None,
 ) -> HttpResponse:
-    """Take the answer to the DV's registered ACS; the login's token is spent."""
+    """Take the answer to the DV's registered ACS (``entity``: the DV's entity, when already read); the login's token
+    is spent."""
     if token is not None:
         flow.pending_drop(request.session, token)
-    delivery = flow.deliver(pending=pending, response=answer, now=now)
+    delivery = flow.deliver(pending=pending, response=answer, now=now, entity=entity)
     if delivery.fields is None:
         return HttpResponseRedirect(delivery.url)
     response = render(request, "saml/post.html", {"delivery": delivery})
@@ -359,7 +366,7 @@ def artifact_resolution(request: HttpRequest) -> HttpResponse:
         response_id=messages.new_id(),
         in_response_to=resolve.id,
         issuer=config.entity_id,
-        message=services.artifact_resolve(issuer=entity.entity_id, artifact=resolve.artifact, now=now),
+        message=services.artifact_resolve(issuer=entity.entity_id, artifact=resolve.artifact, now=now, entity=entity),
         now=now,
         sign_key=config.key_pem,
         sign_cert=config.cert_pem,
