@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid as uuid_module
 
-from django.db import transaction
+from django.db import models, transaction
 
 from sleutelbos.audit.services import Actor, audit_record
 from sleutelbos.catalogue.levels import Level
@@ -128,6 +128,17 @@ def _audit_changes(changed: dict[str, list[object]]) -> dict[str, list[object]]:
     return {name: [_audit_value(old), _audit_value(new)] for name, (old, new) in changed.items()}
 
 
+def _save_changes(
+    actor: Actor, instance: models.Model, changed: dict[str, list[object]], action: str, data: dict[str, object]
+) -> None:
+    """Validate and save the changed fields and audit them; nothing happens when nothing changed."""
+    if not changed:
+        return
+    full_clean(instance)
+    instance.save(update_fields=list(changed))
+    audit_record(actor=actor, action=action, subject=instance, data={**data, "changes": _audit_changes(changed)})
+
+
 @transaction.atomic
 def service_provider_update(
     *,
@@ -138,15 +149,7 @@ def service_provider_update(
 ) -> ServiceProvider:
     """Rename a service provider; fields not given stay as they are. Nothing is recorded when nothing changes."""
     changed = _apply(provider, {"name_nl": name_nl, "name_en": name_en})
-    if changed:
-        full_clean(provider)
-        provider.save(update_fields=list(changed))
-        audit_record(
-            actor=actor,
-            action="service_provider:updated",
-            subject=provider,
-            data={"oin": provider.oin, "changes": _audit_changes(changed)},
-        )
+    _save_changes(actor, provider, changed, "service_provider:updated", {"oin": provider.oin})
     return provider
 
 
@@ -181,15 +184,8 @@ def service_definition_update(
     )
     if "level" in changed:
         changed["level"] = [Level(changed["level"][0]), changed["level"][1]]
-    if changed:
-        full_clean(definition)
-        definition.save(update_fields=list(changed))
-        audit_record(
-            actor=actor,
-            action="service_definition:updated",
-            subject=definition,
-            data={"provider": definition.provider.oin, "uuid": definition.uuid, "changes": _audit_changes(changed)},
-        )
+    data = {"provider": definition.provider.oin, "uuid": definition.uuid}
+    _save_changes(actor, definition, changed, "service_definition:updated", data)
     return definition
 
 
@@ -215,13 +211,5 @@ def service_instance_update(
             "privacy_policy_url": privacy_policy_url,
         },
     )
-    if changed:
-        full_clean(instance)
-        instance.save(update_fields=list(changed))
-        audit_record(
-            actor=actor,
-            action="service_instance:updated",
-            subject=instance,
-            data={"service_id": instance.service_id, "changes": _audit_changes(changed)},
-        )
+    _save_changes(actor, instance, changed, "service_instance:updated", {"service_id": instance.service_id})
     return instance

@@ -634,12 +634,7 @@ def request_reject(*, actor: Actor, request: Request, reason: str) -> Request:
     """Staff reject the request, with the reason the applicant will read."""
     if not reason.strip():
         raise fail("reason", _("Give the reason for the rejection."), code="required")
-    request = _locked(request)
-    _check_staff(actor, request)
-    request.reason = reason.strip()
-    request.save(update_fields=["reason"])
-    transition(request, RequestState.REJECTED, actor=actor, note=request.reason)
-    return request
+    return _staff_answer(actor, request, RequestState.REJECTED, reason)
 
 
 @transaction.atomic
@@ -647,9 +642,14 @@ def request_ask_information(*, actor: Actor, request: Request, question: str) ->
     """Staff ask the applicant for more information; the applicant answers by changing and submitting again."""
     if not question.strip():
         raise fail("question", _("Write the question for the applicant."), code="required")
+    return _staff_answer(actor, request, RequestState.MORE_INFORMATION_REQUESTED, question)
+
+
+def _staff_answer(actor: Actor, request: Request, to: RequestState, text: str) -> Request:
+    """Staff move the request on with a text the applicant will read (a reason or a question)."""
     request = _locked(request)
     _check_staff(actor, request)
-    request.reason = question.strip()
+    request.reason = text.strip()
     request.save(update_fields=["reason"])
-    transition(request, RequestState.MORE_INFORMATION_REQUESTED, actor=actor, note=request.reason)
+    transition(request, to, actor=actor, note=request.reason)
     return request
