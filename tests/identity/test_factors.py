@@ -770,3 +770,15 @@ def test_every_write_is_audited(django_capture_on_commit_callbacks) -> None:
         "factor:removed",
     ]
     assert all(str(code) not in json.dumps(event.data) for event in AuditEvent.objects.all() for code in codes)
+
+
+def test_at_most_ten_codes_an_hour_are_sent_to_one_person(django_capture_on_commit_callbacks) -> None:
+    person = factories.person(level=Level.EH2_PLUS)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(10):
+            one_time_code_send(person=person)
+        with refused("too_many_codes"):
+            one_time_code_send(person=person)
+    assert len(mail.outbox) == 10
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1, seconds=1)):
+        one_time_code_send(person=person)

@@ -438,3 +438,17 @@ def test_throttled_login_message_is_the_throttle_message(client):
     response = post_password(client, person)
 
     assert message(throttle.TOO_MANY_ATTEMPTS) in body(response)
+
+
+def test_asking_for_an_eleventh_code_in_an_hour_gets_a_calm_message(client, django_capture_on_commit_callbacks):
+    person = person_with_password(Level.EH2_PLUS)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_password(client, person)  # the first code goes out at once
+        for _ in range(9):
+            client.post(reverse("identity:login_factor"), {"method": "send_code"})
+        page = client.post(reverse("identity:login_factor"), {"method": "send_code"}, follow=True)
+    assert len(mail.outbox) == 10
+    expected = message(
+        "You asked for too many codes in the last hour. Use the last code you received, or try again later."
+    )
+    assert expected in body(page)

@@ -85,6 +85,9 @@ _MESSAGES: dict[str, Any] = {
     "expired_code": gettext_lazy("That code has expired. Ask for a new code and enter it within 10 minutes."),
     "used_code": gettext_lazy("That code has already been used; each code works only once. Use another code."),
     "too_many_attempts": gettext_lazy("A wrong code was entered too many times. Ask for a new code."),
+    "too_many_codes": gettext_lazy(
+        "You asked for too many codes in the last hour. Use the last code you received, or try again later."
+    ),
     "malformed_response": gettext_lazy(
         "The answer from your security key could not be checked. Try again, or use another security key."
     ),
@@ -573,6 +576,9 @@ def _deliver(person: Person, channel: CodeChannel, code: str, purpose: str, lang
     return send
 
 
+ONE_TIME_CODES_PER_HOUR = 10
+
+
 @transaction.atomic
 def one_time_code_send(
     *, person: Person, channel: CodeChannel = CodeChannel.EMAIL, purpose: str = "login"
@@ -583,6 +589,10 @@ def one_time_code_send(
     """
     channel = CodeChannel(channel)
     now = timezone.now()
+    # Every code is a mail or a text message: a limit per person keeps the login page from being used to flood them.
+    sent = OneTimeCode.objects.filter(person=person, created_at__gt=now - dt.timedelta(hours=1)).count()
+    if sent >= ONE_TIME_CODES_PER_HOUR:
+        raise FactorError("too_many_codes")
     OneTimeCode.objects.filter(person=person, purpose=purpose, used_at__isnull=True, expires_at__gt=now).update(
         expires_at=now
     )

@@ -272,11 +272,17 @@ def _to_second_factor(request: HttpRequest, person: Person, target: Level, *, lo
     return redirect("identity:login_factor")
 
 
-def _send_code(request: HttpRequest, person: Person) -> None:
-    factors.one_time_code_send(person=person, purpose="login")
+def _send_code(request: HttpRequest, person: Person) -> bool:
+    """Send a login code by e-mail; False (with the reason shown) when none may be sent now."""
+    try:
+        factors.one_time_code_send(person=person, purpose="login")
+    except factors.FactorError as error:
+        messages.error(request, error.messages[0])
+        return False
     pending = request.session[PENDING]
     pending["code_sent"] = True
     request.session[PENDING] = pending
+    return True
 
 
 @sensitive_post_parameters("totp-code", "email-code", "recovery-code", "response")
@@ -298,8 +304,8 @@ def login_factor(request: HttpRequest) -> HttpResponse:
     method = request.POST.get("method", "") if request.method == "POST" else ""
     address = throttle.client_address(request)
     if method == "send_code" and Factor.ONE_TIME_CODE in offered:
-        _send_code(request, person)
-        messages.info(request, _("We sent a new code to your e-mail address."))
+        if _send_code(request, person):
+            messages.info(request, _("We sent a new code to your e-mail address."))
         return redirect("identity:login_factor")
     if method in {"totp", "email", "recovery", "webauthn"}:
         if throttle.is_throttled(account=person.email, address=address):
