@@ -20,10 +20,11 @@ from django.utils.translation import gettext
 from sleutelbos.api.models import ApiToken
 from sleutelbos.audit.models import AuditEvent
 from sleutelbos.audit.services import SYSTEM
-from sleutelbos.catalogue.models import ServiceInstance, ServiceProvider
+from sleutelbos.catalogue.levels import Level
+from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
 from sleutelbos.identity.models import Means, MeansStatus, Person
 from sleutelbos.mandates.models import ChainMandate, Mandate
-from sleutelbos.organisations.models import Membership
+from sleutelbos.organisations.models import Membership, Organisation
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 
@@ -345,3 +346,32 @@ def test_adding_an_instance_derives_its_service_id_and_refuses_a_taken_index(cli
     assert again.status_code == 200
     assert again.context["adminform"].form.non_field_errors(), again.context["adminform"].form.errors
     assert ServiceInstance.objects.filter(definition=definition).count() == 1
+
+
+def test_adding_an_organisation_and_a_definition_goes_through_their_services(client: Client, staff: Person) -> None:
+    response = client.post(
+        url(Organisation, "add"),
+        {"kvk": "99887766", "rsin": "", "name": "Waterschap Sleutelland", "legal_form": "other"},
+    )
+    assert response.status_code == 302
+    organisation = Organisation.objects.get(kvk="99887766")
+    assert AuditEvent.objects.get(action="organisation:created", subject_id=str(organisation.pk)).actor_person == staff
+
+    provider = f.provider(oin="00000009900000066000")
+    response = client.post(
+        url(ServiceDefinition, "add"),
+        {
+            "provider": provider.pk,
+            "uuid": "0b6e2f6a-5d0e-4c8e-9f7e-1a2b3c4d5e6f",
+            "name_nl": "Heffingen",
+            "name_en": "Levies",
+            "description_nl": "",
+            "description_en": "",
+            "level": str(int(Level.EH3)),
+            "branch_restriction_allowed": "on",
+            "entity_concerned_types": '[["urn:etoegang:1.9:EntityConcernedID:KvKnr"]]',
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    definition = ServiceDefinition.objects.get(provider=provider)
+    assert (definition.level, definition.branch_restriction_allowed) == (Level.EH3, True)

@@ -107,8 +107,15 @@ class ServiceWriteAdmin(admin.ModelAdmin):
     updatable = False
     readonly_when_changing: tuple[str, ...] = ()
 
+    #: The create service the add form calls with its ``add_fields`` (``staticmethod(service)``), when that is all
+    #: adding takes; subclasses that need more override :meth:`write`.
+    create: Callable[..., models.Model] | None = None
+
     def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> models.Model:
-        raise NotImplementedError
+        if obj is not None or self.create is None:
+            raise NotImplementedError
+        data = form.cleaned_data
+        return self.create(actor=actor_for(request), **{name: data[name] for name in self.add_fields})
 
     def get_fields(self, request: HttpRequest, obj: Any | None = None) -> Any:
         if self.add_fields or self.view_fields:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from sleutelbos.audit.admin import ReadOnlyInline, ServiceWriteAdmin, actor_for
-from sleutelbos.catalogue.levels import Level
+from sleutelbos.audit.admin import ReadOnlyInline, ServiceWriteAdmin
 from sleutelbos.catalogue.models import (
     DEFAULT_ENTITY_CONCERNED_TYPES,
     ServiceDefinition,
@@ -55,11 +53,7 @@ class ServiceProviderAdmin(ServiceWriteAdmin):
     def portal_service_id(self, provider: ServiceProvider) -> str:
         return provider.portal_service_id
 
-    def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> ServiceProvider:
-        data = form.cleaned_data
-        return service_provider_create(
-            actor=actor_for(request), oin=data["oin"], name_nl=data["name_nl"], name_en=data["name_en"]
-        )
+    create = staticmethod(service_provider_create)
 
 
 @admin.register(ServiceDefinition)
@@ -88,20 +82,7 @@ class ServiceDefinitionAdmin(ServiceWriteAdmin):
         initial.setdefault("entity_concerned_types", DEFAULT_ENTITY_CONCERNED_TYPES)
         return initial
 
-    def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> ServiceDefinition:
-        data = form.cleaned_data
-        return service_definition_create(
-            actor=actor_for(request),
-            provider=data["provider"],
-            uuid=data["uuid"],
-            name_nl=data["name_nl"],
-            name_en=data["name_en"],
-            description_nl=data["description_nl"],
-            description_en=data["description_en"],
-            level=Level(data["level"]),
-            branch_restriction_allowed=data["branch_restriction_allowed"],
-            entity_concerned_types=data["entity_concerned_types"],
-        )
+    create = staticmethod(service_definition_create)
 
 
 @admin.register(ServiceInstance)
@@ -119,12 +100,4 @@ class ServiceInstanceAdmin(ServiceWriteAdmin):
     def service_id(self, instance: ServiceInstance) -> str:
         return instance.service_id
 
-    def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> ServiceInstance:
-        data = form.cleaned_data
-        return service_instance_create(
-            actor=actor_for(request),
-            definition=data["definition"],
-            index=data["index"],
-            service_url=data["service_url"],
-            privacy_policy_url=data["privacy_policy_url"],
-        )
+    create = staticmethod(service_instance_create)

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from sleutelbos.audit.admin import ReadOnlyInline, ServiceWriteAdmin, actor_for
 from sleutelbos.catalogue.levels import Level
-from sleutelbos.organisations.models import Authority, Branch, Functionary, Membership, Organisation
+from sleutelbos.organisations.models import Branch, Functionary, Membership, Organisation
 from sleutelbos.organisations.services import (
     branch_create,
     functionary_create,
@@ -45,15 +45,7 @@ class OrganisationAdmin(ServiceWriteAdmin):
     view_fields = (*add_fields, "created_at")
     inlines = [BranchInline, FunctionaryInline, MembershipInline]
 
-    def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> Organisation:
-        data = form.cleaned_data
-        return organisation_create(
-            actor=actor_for(request),
-            kvk=data["kvk"],
-            rsin=data["rsin"],
-            name=data["name"],
-            legal_form=data["legal_form"],
-        )
+    create = staticmethod(organisation_create)
 
 
 @admin.register(Branch)
@@ -65,15 +57,7 @@ class BranchAdmin(ServiceWriteAdmin):
     add_fields = ("organisation", "number", "name", "city")
     view_fields = add_fields
 
-    def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> Branch:
-        data = form.cleaned_data
-        return branch_create(
-            actor=actor_for(request),
-            organisation=data["organisation"],
-            number=data["number"],
-            name=data["name"],
-            city=data["city"],
-        )
+    create = staticmethod(branch_create)
 
 
 @admin.register(Functionary)
@@ -86,16 +70,7 @@ class FunctionaryAdmin(ServiceWriteAdmin):
     add_fields = ("organisation", "name", "date_of_birth", "role", "authority")
     view_fields = add_fields
 
-    def write(self, request: HttpRequest, form: forms.BaseForm, obj: Any | None) -> Functionary:
-        data = form.cleaned_data
-        return functionary_create(
-            actor=actor_for(request),
-            organisation=data["organisation"],
-            name=data["name"],
-            date_of_birth=data["date_of_birth"],
-            role=data["role"],
-            authority=Authority(data["authority"]),
-        )
+    create = staticmethod(functionary_create)
 
 
 @admin.register(Membership)
