@@ -167,6 +167,15 @@ class Signer(models.Model):
     user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
     # A request submitted again gets new links; the earlier ones stay as history but count no more.
     superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+    # The reminder (5 days after the first mail) carries a second link; both stay valid until the link expires.
+    reminder_token_hash = models.CharField(_("reminder token hash"), max_length=64, unique=True, null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
+    # Before signing, the signer confirms their identity with a one-time code mailed to the same address.
+    code_hash = models.CharField(_("code hash"), max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(_("code valid until"), null=True, blank=True)
+    code_sent_at = models.DateTimeField(_("code sent at"), null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(_("wrong code attempts"), default=0)
+    identity_confirmed_at = models.DateTimeField(_("identity confirmed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("signer")

@@ -8,145 +8,387 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('organisations', '0001_initial'),
+        ("organisations", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Request',
+            name="Request",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('applicant_name', models.CharField(blank=True, max_length=200, verbose_name="applicant's name")),
-                ('applicant_email', models.EmailField(blank=True, max_length=254, verbose_name="applicant's e-mail address")),
-                ('applicant_date_of_birth', models.DateField(blank=True, null=True, verbose_name="applicant's date of birth")),
-                ('kvk', models.CharField(max_length=8, validators=[sleutelbos.organisations.identifiers.validate_kvk], verbose_name='KvK number')),
-                ('kvk_extract', models.JSONField(blank=True, default=dict, verbose_name='KvK extract')),
-                ('extract_date', models.DateField(blank=True, null=True, verbose_name='extract date')),
-                ('kind', models.CharField(choices=[('first_application', 'first application for eHerkenning'), ('extra_organisation', 'extra organisation'), ('extra_mandates', 'extra mandates'), ('chain_mandate', 'chain mandate')], max_length=30, verbose_name='kind')),
-                ('wants_manager', models.BooleanField(default=False, verbose_name='wants the mandate manager role')),
-                ('manager_level', models.PositiveSmallIntegerField(blank=True, choices=[(20, 'EH2'), (25, 'EH2+'), (30, 'EH3'), (40, 'EH4')], null=True, verbose_name='mandate manager level')),
-                ('state', models.CharField(choices=[('draft', 'draft'), ('submitted', 'submitted'), ('awaiting_signatures', 'awaiting signatures'), ('ready_for_verification', 'ready for verification'), ('approved', 'approved'), ('rejected', 'rejected'), ('more_information_requested', 'more information requested'), ('withdrawn', 'withdrawn'), ('expired', 'expired')], default='draft', max_length=30, verbose_name='state')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True, verbose_name='submitted at')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
-                ('decided_by', models.CharField(blank=True, max_length=200, verbose_name='decided by')),
-                ('reason', models.TextField(blank=True, help_text='Why it was rejected, or what staff asked.', verbose_name='reason')),
-                ('document_hash', models.CharField(blank=True, max_length=64, verbose_name='document hash')),
-                ('applicant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='requests', to=settings.AUTH_USER_MODEL, verbose_name='applicant')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='requests', to='organisations.organisation', verbose_name='organisation')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("applicant_name", models.CharField(blank=True, max_length=200, verbose_name="applicant's name")),
+                (
+                    "applicant_email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="applicant's e-mail address"),
+                ),
+                (
+                    "applicant_date_of_birth",
+                    models.DateField(blank=True, null=True, verbose_name="applicant's date of birth"),
+                ),
+                (
+                    "kvk",
+                    models.CharField(
+                        max_length=8,
+                        validators=[sleutelbos.organisations.identifiers.validate_kvk],
+                        verbose_name="KvK number",
+                    ),
+                ),
+                ("kvk_extract", models.JSONField(blank=True, default=dict, verbose_name="KvK extract")),
+                ("extract_date", models.DateField(blank=True, null=True, verbose_name="extract date")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("first_application", "first application for eHerkenning"),
+                            ("extra_organisation", "extra organisation"),
+                            ("extra_mandates", "extra mandates"),
+                            ("chain_mandate", "chain mandate"),
+                        ],
+                        max_length=30,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("wants_manager", models.BooleanField(default=False, verbose_name="wants the mandate manager role")),
+                (
+                    "manager_level",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[(20, "EH2"), (25, "EH2+"), (30, "EH3"), (40, "EH4")],
+                        null=True,
+                        verbose_name="mandate manager level",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft"),
+                            ("submitted", "submitted"),
+                            ("awaiting_signatures", "awaiting signatures"),
+                            ("ready_for_verification", "ready for verification"),
+                            ("approved", "approved"),
+                            ("rejected", "rejected"),
+                            ("more_information_requested", "more information requested"),
+                            ("withdrawn", "withdrawn"),
+                            ("expired", "expired"),
+                        ],
+                        default="draft",
+                        max_length=30,
+                        verbose_name="state",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at")),
+                ("submitted_at", models.DateTimeField(blank=True, null=True, verbose_name="submitted at")),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="decided at")),
+                ("decided_by", models.CharField(blank=True, max_length=200, verbose_name="decided by")),
+                (
+                    "reason",
+                    models.TextField(
+                        blank=True, help_text="Why it was rejected, or what staff asked.", verbose_name="reason"
+                    ),
+                ),
+                ("document_hash", models.CharField(blank=True, max_length=64, verbose_name="document hash")),
+                (
+                    "applicant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="requests",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="applicant",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="requests",
+                        to="organisations.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'request',
-                'verbose_name_plural': 'requests',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "request",
+                "verbose_name_plural": "requests",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RequestedChainMandate',
+            name="RequestedChainMandate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope_kind', models.CharField(choices=[('all', 'all services of all service providers'), ('providers', 'all services of chosen service providers'), ('services', 'chosen services')], max_length=20, verbose_name='scope')),
-                ('providers', models.JSONField(blank=True, default=list, verbose_name='service providers (OINs)')),
-                ('services', models.JSONField(blank=True, default=list, verbose_name='services (ServiceUUIDs)')),
-                ('level', models.PositiveSmallIntegerField(choices=[(20, 'EH2'), (25, 'EH2+'), (30, 'EH3'), (40, 'EH4')], verbose_name='level of assurance')),
-                ('years', models.PositiveSmallIntegerField(choices=[(1, '1 year'), (3, '3 years'), (5, '5 years')], default=1, verbose_name='years')),
-                ('intermediary_kvk', models.CharField(max_length=8, validators=[sleutelbos.organisations.identifiers.validate_kvk], verbose_name="intermediary's KvK number")),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chain_mandates', to='requests.request', verbose_name='request')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "scope_kind",
+                    models.CharField(
+                        choices=[
+                            ("all", "all services of all service providers"),
+                            ("providers", "all services of chosen service providers"),
+                            ("services", "chosen services"),
+                        ],
+                        max_length=20,
+                        verbose_name="scope",
+                    ),
+                ),
+                ("providers", models.JSONField(blank=True, default=list, verbose_name="service providers (OINs)")),
+                ("services", models.JSONField(blank=True, default=list, verbose_name="services (ServiceUUIDs)")),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(20, "EH2"), (25, "EH2+"), (30, "EH3"), (40, "EH4")], verbose_name="level of assurance"
+                    ),
+                ),
+                (
+                    "years",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "1 year"), (3, "3 years"), (5, "5 years")], default=1, verbose_name="years"
+                    ),
+                ),
+                (
+                    "intermediary_kvk",
+                    models.CharField(
+                        max_length=8,
+                        validators=[sleutelbos.organisations.identifiers.validate_kvk],
+                        verbose_name="intermediary's KvK number",
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chain_mandates",
+                        to="requests.request",
+                        verbose_name="request",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'requested chain mandate',
-                'verbose_name_plural': 'requested chain mandates',
-                'ordering': ['id'],
+                "verbose_name": "requested chain mandate",
+                "verbose_name_plural": "requested chain mandates",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RequestedMandate',
+            name="RequestedMandate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope_kind', models.CharField(choices=[('all', 'all services of all service providers'), ('providers', 'all services of chosen service providers'), ('services', 'chosen services')], max_length=20, verbose_name='scope')),
-                ('providers', models.JSONField(blank=True, default=list, verbose_name='service providers (OINs)')),
-                ('services', models.JSONField(blank=True, default=list, verbose_name='services (ServiceUUIDs)')),
-                ('level', models.PositiveSmallIntegerField(choices=[(20, 'EH2'), (25, 'EH2+'), (30, 'EH3'), (40, 'EH4')], verbose_name='level of assurance')),
-                ('years', models.PositiveSmallIntegerField(choices=[(1, '1 year'), (3, '3 years'), (5, '5 years')], default=1, verbose_name='years')),
-                ('branch_number', models.CharField(blank=True, max_length=12, verbose_name='branch number')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mandates', to='requests.request', verbose_name='request')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "scope_kind",
+                    models.CharField(
+                        choices=[
+                            ("all", "all services of all service providers"),
+                            ("providers", "all services of chosen service providers"),
+                            ("services", "chosen services"),
+                        ],
+                        max_length=20,
+                        verbose_name="scope",
+                    ),
+                ),
+                ("providers", models.JSONField(blank=True, default=list, verbose_name="service providers (OINs)")),
+                ("services", models.JSONField(blank=True, default=list, verbose_name="services (ServiceUUIDs)")),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(20, "EH2"), (25, "EH2+"), (30, "EH3"), (40, "EH4")], verbose_name="level of assurance"
+                    ),
+                ),
+                (
+                    "years",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "1 year"), (3, "3 years"), (5, "5 years")], default=1, verbose_name="years"
+                    ),
+                ),
+                ("branch_number", models.CharField(blank=True, max_length=12, verbose_name="branch number")),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mandates",
+                        to="requests.request",
+                        verbose_name="request",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'requested mandate',
-                'verbose_name_plural': 'requested mandates',
-                'ordering': ['id'],
+                "verbose_name": "requested mandate",
+                "verbose_name_plural": "requested mandates",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RequestEvent',
+            name="RequestEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_state', models.CharField(choices=[('draft', 'draft'), ('submitted', 'submitted'), ('awaiting_signatures', 'awaiting signatures'), ('ready_for_verification', 'ready for verification'), ('approved', 'approved'), ('rejected', 'rejected'), ('more_information_requested', 'more information requested'), ('withdrawn', 'withdrawn'), ('expired', 'expired')], max_length=30, verbose_name='from')),
-                ('to_state', models.CharField(choices=[('draft', 'draft'), ('submitted', 'submitted'), ('awaiting_signatures', 'awaiting signatures'), ('ready_for_verification', 'ready for verification'), ('approved', 'approved'), ('rejected', 'rejected'), ('more_information_requested', 'more information requested'), ('withdrawn', 'withdrawn'), ('expired', 'expired')], max_length=30, verbose_name='to')),
-                ('actor', models.CharField(max_length=200, verbose_name='actor')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='at')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='requests.request', verbose_name='request')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "from_state",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft"),
+                            ("submitted", "submitted"),
+                            ("awaiting_signatures", "awaiting signatures"),
+                            ("ready_for_verification", "ready for verification"),
+                            ("approved", "approved"),
+                            ("rejected", "rejected"),
+                            ("more_information_requested", "more information requested"),
+                            ("withdrawn", "withdrawn"),
+                            ("expired", "expired"),
+                        ],
+                        max_length=30,
+                        verbose_name="from",
+                    ),
+                ),
+                (
+                    "to_state",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft"),
+                            ("submitted", "submitted"),
+                            ("awaiting_signatures", "awaiting signatures"),
+                            ("ready_for_verification", "ready for verification"),
+                            ("approved", "approved"),
+                            ("rejected", "rejected"),
+                            ("more_information_requested", "more information requested"),
+                            ("withdrawn", "withdrawn"),
+                            ("expired", "expired"),
+                        ],
+                        max_length=30,
+                        verbose_name="to",
+                    ),
+                ),
+                ("actor", models.CharField(max_length=200, verbose_name="actor")),
+                ("at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="at")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="requests.request",
+                        verbose_name="request",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'request event',
-                'verbose_name_plural': 'request events',
-                'ordering': ['at', 'id'],
+                "verbose_name": "request event",
+                "verbose_name_plural": "request events",
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Signer',
+            name="Signer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('functionary_name', models.CharField(max_length=200, verbose_name='name')),
-                ('date_of_birth', models.DateField(verbose_name='date of birth')),
-                ('email', models.EmailField(max_length=254, verbose_name='e-mail address')),
-                ('authority', models.CharField(choices=[('alone', 'alone/independently authorized'), ('joint', 'jointly authorized'), ('restricted', 'restricted authority')], max_length=20, verbose_name='authority')),
-                ('token_hash', models.CharField(max_length=64, unique=True, verbose_name='token hash')),
-                ('token_expires_at', models.DateTimeField(verbose_name='link valid until')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('signed_at', models.DateTimeField(blank=True, null=True, verbose_name='signed at')),
-                ('signed_document_hash', models.CharField(blank=True, max_length=64, verbose_name='hash of the signed document')),
-                ('declined_at', models.DateTimeField(blank=True, null=True, verbose_name='declined at')),
-                ('decline_reason', models.TextField(blank=True, verbose_name='reason for declining')),
-                ('address', models.GenericIPAddressField(blank=True, null=True, verbose_name='address')),
-                ('user_agent', models.CharField(blank=True, max_length=500, verbose_name='user agent')),
-                ('superseded_at', models.DateTimeField(blank=True, null=True, verbose_name='superseded at')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signers', to='requests.request', verbose_name='request')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("functionary_name", models.CharField(max_length=200, verbose_name="name")),
+                ("date_of_birth", models.DateField(verbose_name="date of birth")),
+                ("email", models.EmailField(max_length=254, verbose_name="e-mail address")),
+                (
+                    "authority",
+                    models.CharField(
+                        choices=[
+                            ("alone", "alone/independently authorized"),
+                            ("joint", "jointly authorized"),
+                            ("restricted", "restricted authority"),
+                        ],
+                        max_length=20,
+                        verbose_name="authority",
+                    ),
+                ),
+                ("token_hash", models.CharField(max_length=64, unique=True, verbose_name="token hash")),
+                ("token_expires_at", models.DateTimeField(verbose_name="link valid until")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at")),
+                ("signed_at", models.DateTimeField(blank=True, null=True, verbose_name="signed at")),
+                (
+                    "signed_document_hash",
+                    models.CharField(blank=True, max_length=64, verbose_name="hash of the signed document"),
+                ),
+                ("declined_at", models.DateTimeField(blank=True, null=True, verbose_name="declined at")),
+                ("decline_reason", models.TextField(blank=True, verbose_name="reason for declining")),
+                ("address", models.GenericIPAddressField(blank=True, null=True, verbose_name="address")),
+                ("user_agent", models.CharField(blank=True, max_length=500, verbose_name="user agent")),
+                ("superseded_at", models.DateTimeField(blank=True, null=True, verbose_name="superseded at")),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signers",
+                        to="requests.request",
+                        verbose_name="request",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'signer',
-                'verbose_name_plural': 'signers',
-                'ordering': ['id'],
+                "verbose_name": "signer",
+                "verbose_name_plural": "signers",
+                "ordering": ["id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='request',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['draft', 'submitted', 'awaiting_signatures', 'ready_for_verification', 'approved', 'rejected', 'more_information_requested', 'withdrawn', 'expired'])), name='request_state_valid'),
+            model_name="request",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "state__in",
+                        [
+                            "draft",
+                            "submitted",
+                            "awaiting_signatures",
+                            "ready_for_verification",
+                            "approved",
+                            "rejected",
+                            "more_information_requested",
+                            "withdrawn",
+                            "expired",
+                        ],
+                    )
+                ),
+                name="request_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='request',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['first_application', 'extra_organisation', 'extra_mandates', 'chain_mandate'])), name='request_kind_valid'),
+            model_name="request",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind__in", ["first_application", "extra_organisation", "extra_mandates", "chain_mandate"])
+                ),
+                name="request_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='request',
-            constraint=models.CheckConstraint(condition=models.Q(('manager_level__isnull', True), ('manager_level__in', [20, 25, 30, 40]), _connector='OR'), name='request_manager_level_valid'),
+            model_name="request",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("manager_level__isnull", True), ("manager_level__in", [20, 25, 30, 40]), _connector="OR"
+                ),
+                name="request_manager_level_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='request',
-            constraint=models.CheckConstraint(condition=models.Q(('applicant__isnull', False), models.Q(('applicant_name', ''), _negated=True), _connector='OR'), name='request_applicant_known'),
+            model_name="request",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("applicant__isnull", False), models.Q(("applicant_name", ""), _negated=True), _connector="OR"
+                ),
+                name="request_applicant_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signer',
-            constraint=models.CheckConstraint(condition=models.Q(('authority__in', ['alone', 'joint', 'restricted'])), name='signer_authority_valid'),
+            model_name="signer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("authority__in", ["alone", "joint", "restricted"])), name="signer_authority_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signer',
-            constraint=models.CheckConstraint(condition=models.Q(('declined_at__isnull', False), ('signed_at__isnull', False), _negated=True), name='signer_signed_or_declined'),
+            model_name="signer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("declined_at__isnull", False), ("signed_at__isnull", False), _negated=True),
+                name="signer_signed_or_declined",
+            ),
         ),
     ]
