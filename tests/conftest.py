@@ -12,3 +12,9 @@ def _dutch() -> None:
     translation.activate("nl")
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_at_once(settings: object) -> None:
+    """Tasks (mail delivery) run when enqueued; tests of the worker switch to the database backend themselves."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -57,7 +57,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "sleutelbos.audit",
+    "sleutelbos.mail",
     "sleutelbos.catalogue",
     "sleutelbos.organisations",
     "sleutelbos.identity",
@@ -171,7 +174,22 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
 if SECURE_SSL_REDIRECT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Mail goes out through the outbox (sleutelbos.mail) and a task worker (`sleutelbos worker`). Development prints
+# mail on the worker's console; production sets EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+# Background tasks: the database backend (tasks commit with the change that queues them). Tests run them at once.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("SLEUTELBOS_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Sleutelbos <noreply@sleutelbos.localhost>")
 
 REST_FRAMEWORK = {

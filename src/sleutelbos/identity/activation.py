@@ -9,17 +9,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
 from sleutelbos.audit.services import Actor, audit_record
 from sleutelbos.identity.models import Person
+from sleutelbos.mail.services import mail_queue
 
 
 def activation_days() -> int:
@@ -63,18 +62,17 @@ def activation_path(person: Person) -> str:
 
 @transaction.atomic
 def activation_send(*, actor: Actor, person: Person, base_url: str, language: str | None = None) -> None:
-    """Mail the person a link to activate their account (in ``language``, Dutch by default), after commit."""
+    """Mail the person a link to activate their account (in ``language``, Dutch by default) through the outbox."""
     url = base_url.rstrip("/") + activation_path(person)
-    language = language or settings.LANGUAGE_CODE
-    with translation.override(language):
-        context = {"person": person, "url": url, "days": activation_days()}
-        subject = " ".join(render_to_string("identity/mail/activation_subject.txt", context).split())
-        text = render_to_string("identity/mail/activation.txt", context)
-        html = render_to_string("identity/mail/activation.html", context)
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[person.email])
-    message.attach_alternative(html, "text/html")
+    context = {"person": person, "url": url, "days": activation_days()}
+    mail_queue(
+        to=person.email,
+        template="identity/mail/activation",
+        context=context,
+        purpose="person:activation",
+        language=language,
+    )
     audit_record(actor=actor, action="person:activation_sent", subject=person, data={"email": person.email})
-    transaction.on_commit(message.send)
 
 
 @transaction.atomic
