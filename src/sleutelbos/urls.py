@@ -9,5 +9,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", include("sleutelbos.identity.urls")),
     path("saml/", include("sleutelbos.saml.urls")),
+    path("requests/", include("sleutelbos.requests.urls")),
+    path("sign/", include("sleutelbos.requests.signing_urls")),
     path("", include("sleutelbos.portal.urls")),
 ]

@@ -81,6 +81,8 @@ class Request(models.Model):
     decided_by = models.CharField(_("decided by"), max_length=200, blank=True)
     reason = models.TextField(_("reason"), blank=True, help_text=_("Why it was rejected, or what staff asked."))
     document_hash = models.CharField(_("document hash"), max_length=64, blank=True)
+    # The language the applicant filled the request in: mails about it to the applicant and the signers use it.
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="nl")
 
     class Meta:
         verbose_name = _("request")

@@ -1,0 +1,7 @@
+"""URLs of the request wizard and my requests."""
+
+from django.urls import path
+
+app_name = "requests"
+
+urlpatterns: list = []
