@@ -54,9 +54,25 @@ def signing_certificates(entity: ServiceProviderEntity) -> list[bytes]:
 
 
 def encryption_certificate(entity: ServiceProviderEntity) -> bytes | None:
-    """The certificate to encrypt the entity's identifiers for: the one from its metadata valid longest."""
+    """The certificate to encrypt the entity's identifiers for: the one from its metadata valid longest; when the
+    metadata has none, the ServiceCertificate from the catalogue that the provider's service instances give, the one
+    valid now and longest (an expired or not yet valid certificate is never used)."""
     candidates = [c for c in entity.certificates.all() if c.use == CertificateUse.ENCRYPTION]
     pem = max(candidates, key=lambda c: c.not_after).pem if candidates else None
+    if pem is None and entity.provider_id is not None:
+        from django.utils import timezone
+
+        from sleutelbos.catalogue.models import ServiceCertificate
+
+        now = timezone.now()
+        catalogue = (
+            ServiceCertificate.objects.filter(
+                instance__provider_id=entity.provider_id, not_before__lte=now, not_after__gt=now
+            )
+            .order_by("-not_after", "pk")
+            .first()
+        )
+        pem = catalogue.pem if catalogue is not None else None
     return pem.encode("ascii") if pem else None
 
 

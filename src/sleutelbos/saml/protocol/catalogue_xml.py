@@ -9,8 +9,9 @@ database.
   line. The result is a :class:`Catalogue` of frozen dataclasses holding everything the schema accepts, so
   ``parse_catalogue(serialize(build_catalogue(c))) == c`` for every valid catalogue.
 - :func:`build_catalogue` writes a :class:`Catalogue` as an lxml element (unsigned); :func:`serialize` turns it into
-  bytes. A published catalogue is signed by the broker: the signature (enveloped, over the root's ``ID``) goes in as
-  the root's first child, before ``esc:ServiceProvider``, which the schema allows.
+  bytes. A published catalogue is signed by the broker (:func:`signed_bytes`): the signature (enveloped, over the
+  root's ``ID``) goes in as the root's first child, before ``esc:ServiceProvider``, which the schema allows.
+- :func:`verify_signature` checks the signature of a catalogue file that carries one.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 from lxml import etree
 
-from sleutelbos.saml.protocol import xml
+from sleutelbos.saml.protocol import signatures, xml
 from sleutelbos.saml.protocol.xml import DS, ESC, MD, SAML, XML
 
 NSMAP = {"esc": ESC, "saml": SAML, "md": MD, "ds": DS}
@@ -104,6 +105,8 @@ class CatalogueError(ValueError):
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
+        self.reason = ""
+        """A technical reason for the log (a refused signature), never shown."""
         super().__init__("; ".join(str(problem) for problem in self.problems))
 
 
@@ -171,6 +174,11 @@ class ServiceDefinition:
     def entity_concerned_sets(self) -> list[list[str]]:
         """The identifier sets: numbered sets in the order of their numbers, then each unnumbered type on its own."""
         return _sets(self.entity_concerned_types)
+
+    @property
+    def acting_subject_sets(self) -> list[list[str]]:
+        """The acting-subject identifier sets, grouped like :attr:`entity_concerned_sets`."""
+        return _sets(self.acting_subject_types)
 
 
 @dataclass(frozen=True)
@@ -626,6 +634,54 @@ def build_catalogue(catalogue: Catalogue) -> etree._Element:
 def serialize(element: etree._Element) -> bytes:
     """A catalogue element as a UTF-8 XML document."""
     return etree.tostring(element, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def signed_bytes(element: etree._Element, key_pem: bytes, cert_pem: bytes) -> bytes:
+    """A catalogue element as a signed document: enveloped RSA-SHA256 over exclusive c14n, referencing the root's
+    ``ID`` (one is made when it has none), the signature as the root's first child.
+
+    The element is laid out first and signed as it will be written: indentation added after signing would be part
+    of what the digest covers and break it.
+    """
+    laid_out = parse_xml(serialize(element))
+    if not laid_out.get("ID"):
+        laid_out.set("ID", new_catalogue_id())
+    try:
+        signatures.sign(laid_out, key_pem, cert_pem)
+    except signatures.SignatureError as error:
+        raise CatalogueError(
+            [
+                Problem(
+                    "ds:Signature", None, _("The catalogue could not be signed: %(reason)s."), {"reason": error.reason}
+                )
+            ]
+        ) from None
+    return etree.tostring(laid_out, xml_declaration=True, encoding="UTF-8")
+
+
+def verify_signature(root: etree._Element, certificates: Iterable[bytes]) -> etree._Element:
+    """Check the enveloped signature of a catalogue file against trusted certificates (PEM) and return exactly what
+    was signed, to be read instead of ``root``. Raises :class:`CatalogueError` for a file without a valid signature;
+    the technical reason is in the error's ``reason``, for the log."""
+    signature = root.find(q(DS, "Signature"))
+    line = None if signature is None else signature.sourceline
+    try:
+        return signatures.verify(root, list(certificates))
+    except signatures.SignatureError as error:
+        refusal = CatalogueError(
+            [
+                Problem(
+                    "ds:Signature",
+                    line,
+                    _(
+                        "The signature does not match the catalogue: the file was changed after it was signed, "
+                        "or it was signed with a key that is not trusted."
+                    ),
+                )
+            ]
+        )
+        refusal.reason = error.reason
+        raise refusal from None
 
 
 def catalogue_bytes(catalogue: Catalogue) -> bytes:

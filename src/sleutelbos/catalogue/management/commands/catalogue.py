@@ -1,4 +1,6 @@
-"""``sleutelbos catalogue import FILE`` and ``sleutelbos catalogue export [FILE]``: the Dienstencatalogus as XML."""
+"""``sleutelbos catalogue import [--certificate PEM]… FILE`` and ``sleutelbos catalogue export [--unsigned] [FILE]``:
+the Dienstencatalogus as XML. An export is signed with the broker's key; an import checks the signature of a signed
+file."""
 
 from __future__ import annotations
 
@@ -29,15 +31,26 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True, metavar="{import,export}")
         importing = actions.add_parser("import", help=_("Create or update providers, services and instances."))
         importing.add_argument("file", help=_("The catalogue file; - reads standard input."))
-        exporting = actions.add_parser("export", help=_("Write the whole catalogue as XML."))
+        importing.add_argument(
+            "--certificate",
+            action="append",
+            default=None,
+            metavar="PEM",
+            help=_(
+                "A certificate (PEM file) a signed file must be signed with; may be given more than once. Without it "
+                "the broker's own certificates and those the file's providers registered are trusted."
+            ),
+        )
+        exporting = actions.add_parser("export", help=_("Write the whole catalogue as signed XML."))
         exporting.add_argument("file", nargs="?", default=STDIO, help=_("Where to write; standard output if left out."))
+        exporting.add_argument("--unsigned", action="store_true", help=_("Leave the signature out."))
 
     def handle(self, *args: Any, action: str, file: str, **options: Any) -> None:
         try:
             if action == "import":
-                self.import_file(file)
+                self.import_file(file, options.get("certificate"))
             else:
-                self.export_file(file)
+                self.export_file(file, sign=not options.get("unsigned"))
         except CatalogueError as error:
             lines = [_("The catalogue was refused; nothing changed:")]
             lines += [f"  {problem.describe(_)}" for problem in error.problems]
@@ -45,12 +58,12 @@ class Command(BaseCommand):
         except ImproperlyConfigured as error:
             raise CommandError(str(error)) from None
 
-    def import_file(self, file: str) -> None:
-        try:
-            data = sys.stdin.buffer.read() if file == STDIO else Path(file).read_bytes()
-        except OSError as error:
-            raise CommandError(_("Cannot read %(file)s: %(error)s") % {"file": file, "error": error}) from None
-        report = catalogue_import(actor=SYSTEM, data=data)
+    def import_file(self, file: str, certificate_files: list[str] | None) -> None:
+        certificates = None if certificate_files is None else [self.read(path) for path in certificate_files]
+        data = sys.stdin.buffer.read() if file == STDIO else self.read(file)
+        report = catalogue_import(actor=SYSTEM, data=data, certificates=certificates)
+        if report.signature_verified:
+            self.stdout.write(_("The signature of the file holds."))
         self.stdout.write(
             self.style.SUCCESS(
                 _("Catalogue imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.")
@@ -61,13 +74,16 @@ class Command(BaseCommand):
             self.stdout.write("  + " + label)
         for label in report.updated:
             self.stdout.write("  ~ " + label)
-        if report.not_stored:
-            self.stdout.write(_("Not stored (Sleutelbos does not keep these yet):"))
-            for element, count in sorted(report.not_stored.items()):
-                self.stdout.write(f"  {count:>4}  {element}")
 
-    def export_file(self, file: str) -> None:
-        data = catalogue_export()
+    @staticmethod
+    def read(path: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as error:
+            raise CommandError(_("Cannot read %(file)s: %(error)s") % {"file": path, "error": error}) from None
+
+    def export_file(self, file: str, *, sign: bool) -> None:
+        data = catalogue_export(sign=sign)
         if file == STDIO:
             self.stdout.write(data.decode(), ending="")
             return
