@@ -191,6 +191,8 @@ TASKS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Sleutelbos <noreply@sleutelbos.localhost>")
+# Where Sleutelbos is reached from outside: the links in mails (signing links, requests) start with it.
+SLEUTELBOS_BASE_URL = os.environ.get("SLEUTELBOS_BASE_URL", "http://127.0.0.1:8000")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["sleutelbos.api.authentication.ApiTokenAuthentication"],

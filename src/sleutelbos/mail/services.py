@@ -30,6 +30,12 @@ FIRST_RETRY = dt.timedelta(minutes=1)
 LONGEST_RETRY = dt.timedelta(hours=1)
 
 
+def absolute_url(path: str) -> str:
+    """``path`` on the address Sleutelbos is reached at from outside (``SLEUTELBOS_BASE_URL``), for links in mails."""
+    base = str(getattr(settings, "SLEUTELBOS_BASE_URL", "") or "http://127.0.0.1:8000")
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
 def render_mail(template: str, context: Mapping[str, Any], language: str) -> tuple[str, str, str]:
     """Subject, text and HTML of ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``."""
     with translation.override(language):

@@ -1,0 +1,281 @@
+"""The mails about a request, one function each, in the language the request was made in.
+
+Each function writes its mail to the outbox (``sleutelbos.mail``) in the caller's transaction: the mail commits with
+the change it tells of, or not at all. Templates live in ``templates/requests/mail/<name>`` (subject, plain text and
+HTML). What a request asks for, and what an approval made active, is described in plain words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from sleutelbos.catalogue.levels import Level
+from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
+from sleutelbos.mail.models import OutgoingMail
+from sleutelbos.mail.services import absolute_url, mail_queue
+from sleutelbos.mandates.models import ScopeKind
+from sleutelbos.mandates.services import add_years
+from sleutelbos.organisations.models import Organisation
+from sleutelbos.requests.models import Request, RequestedChainMandate, RequestedGrant, RequestedMandate, Signer
+
+#: Days a signing link is valid, as the mails say it (services.SIGNING_PERIOD).
+LINK_DAYS = 14
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Addresses and links
+
+
+def applicant_address(request: Request) -> str:
+    """Where mail for the applicant goes: their account's address, else the one given in the request."""
+    if request.applicant_id is not None and request.applicant.email:
+        return request.applicant.email
+    return request.applicant_email
+
+
+def applicant_display_name(request: Request) -> str:
+    """The applicant's name as the mails greet them."""
+    if request.applicant_id is not None:
+        return request.applicant.name
+    return request.applicant_name
+
+
+def signing_url(token: str) -> str:
+    """The absolute one-time signing link for ``token``."""
+    try:
+        path = reverse("signing:sign", args=[token])
+    except NoReverseMatch:
+        path = f"/sign/{token}/"
+    return absolute_url(path)
+
+
+def request_url(request: Request) -> str:
+    """The absolute link to the request's page for the applicant."""
+    try:
+        path = reverse("requests:detail", args=[request.pk])
+    except NoReverseMatch:
+        path = f"/requests/{request.pk}/"
+    return absolute_url(path)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# What a request asks for, in plain words (call inside the mail's language)
+
+
+def organisation_name(request: Request) -> str:
+    """The organisation's name as the KvK extract gives it (or as registered)."""
+    name = (request.kvk_extract or {}).get("name")
+    if name:
+        return str(name)
+    if request.organisation_id is not None:
+        return request.organisation.name
+    return request.kvk
+
+
+def _date(moment: dt.datetime | dt.date) -> str:
+    if isinstance(moment, dt.datetime):
+        moment = timezone.localtime(moment).date()
+    return formats.date_format(moment, "DATE_FORMAT")
+
+
+def _and(items: Iterable[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
+
+
+def scope_words(item: RequestedGrant) -> str:
+    """The services a requested (chain) mandate covers, in words."""
+    if item.scope_kind == ScopeKind.ALL:
+        return _("all services of all service providers")
+    if item.scope_kind == ScopeKind.PROVIDERS:
+        names = {provider.oin: provider.name for provider in ServiceProvider.objects.filter(oin__in=item.providers)}
+        return _("all services of %(providers)s") % {"providers": _and(names.get(oin, oin) for oin in item.providers)}
+    definitions = ServiceDefinition.objects.filter(uuid__in=item.services).select_related("provider")
+    named: dict[str, list[str]] = {}
+    for definition in definitions:
+        named.setdefault(str(definition.uuid), []).append(f"{definition.name} ({definition.provider.name})")
+    return _("the services %(services)s") % {
+        "services": _and(name for uuid in item.services for name in named.get(uuid, [uuid]))
+    }
+
+
+def _branch_words(request: Request, number: str) -> str:
+    for branch in (request.kvk_extract or {}).get("branches", []):
+        if branch.get("number") == number:
+            return _("only for branch %(name)s (%(number)s)") % {"name": branch.get("name", ""), "number": number}
+    return _("only for branch %(number)s") % {"number": number}
+
+
+def _intermediary_name(kvk: str) -> str:
+    organisation = Organisation.objects.filter(kvk=kvk).first()
+    if organisation is None:
+        return _("the organisation with KvK number %(kvk)s") % {"kvk": kvk}
+    return f"{organisation.name} (KvK {kvk})"
+
+
+def _grant_words(request: Request, item: RequestedGrant, *, valid_from: dt.datetime | None) -> str:
+    level = Level(item.level).label
+    if valid_from is None:
+        duration = ngettext("for %(years)d year", "for %(years)d years", item.years) % {"years": item.years}
+    else:
+        duration = _("valid until %(date)s") % {"date": _date(add_years(valid_from, item.years))}
+    words = _("%(scope)s, at level %(level)s, %(duration)s") % {
+        "scope": scope_words(item),
+        "level": level,
+        "duration": duration,
+    }
+    if isinstance(item, RequestedMandate) and item.branch_number:
+        words = f"{words}, {_branch_words(request, item.branch_number)}"
+    if isinstance(item, RequestedChainMandate):
+        words = _("%(intermediary)s may act for %(organisation)s: %(grant)s") % {
+            "intermediary": _intermediary_name(item.intermediary_kvk),
+            "organisation": organisation_name(request),
+            "grant": words,
+        }
+    return words
+
+
+def grants_in_words(request: Request, *, valid_from: dt.datetime | None = None) -> list[str]:
+    """Each mandate and chain mandate of the request in a sentence; with ``valid_from``, with its valid-until date."""
+    items: list[RequestedGrant] = [*request.mandates.all(), *request.chain_mandates.all()]
+    return [_grant_words(request, item, valid_from=valid_from) for item in items]
+
+
+def manager_in_words(request: Request) -> str:
+    """The manager role the request asks for, in words; empty when it asks for none."""
+    if not request.wants_manager or request.manager_level is None:
+        return ""
+    return _("mandate manager of %(organisation)s, up to level %(level)s") % {
+        "organisation": organisation_name(request),
+        "level": Level(request.manager_level).label,
+    }
+
+
+def _signer_names(request: Request) -> list[str]:
+    return [signer.functionary_name for signer in request.signers.filter(superseded_at__isnull=True)]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Sending
+
+
+def _send(
+    *, to: str, request: Request, name: str, purpose: str, extra: Mapping[str, Any] | None = None
+) -> OutgoingMail:
+    """Queue ``requests/mail/<name>`` about ``request`` in its language; the context is built in that language."""
+    with translation.override(request.language):
+        context: dict[str, Any] = {
+            "request": request,
+            "applicant_name": applicant_display_name(request),
+            "organisation_name": organisation_name(request),
+            "kvk": request.kvk,
+            "kind": request.get_kind_display(),
+            "request_url": request_url(request),
+            "link_days": LINK_DAYS,
+        }
+        context.update(extra or {})
+    return mail_queue(
+        to=to,
+        template=f"requests/mail/{name}",
+        context=context,
+        purpose=f"request:{purpose}",
+        language=request.language,
+    )
+
+
+def _to_applicant(request: Request, name: str, purpose: str, **extra: Any) -> OutgoingMail | None:
+    to = applicant_address(request)
+    if not to:
+        return None
+    return _send(to=to, request=request, name=name, purpose=purpose, extra=extra)
+
+
+def mail_submitted(request: Request) -> OutgoingMail | None:
+    """Confirm to the applicant what was submitted and who must sign."""
+    with translation.override(request.language):
+        grants = grants_in_words(request)
+        manager = manager_in_words(request)
+    return _to_applicant(
+        request, "submitted", "submitted", grants=grants, manager=manager, signers=_signer_names(request)
+    )
+
+
+def mail_signature_request(request: Request, signer: Signer, token: str) -> OutgoingMail:
+    """Ask a representative to sign, with their one-time link."""
+    with translation.override(request.language):
+        grants = grants_in_words(request)
+        manager = manager_in_words(request)
+    return _send(
+        to=signer.email,
+        request=request,
+        name="signature_request",
+        purpose="signature_request",
+        extra={
+            "signer": signer,
+            "url": signing_url(token),
+            "valid_until": _date(signer.token_expires_at),
+            "grants": grants,
+            "manager": manager,
+        },
+    )
+
+
+def mail_reminder(request: Request, signer: Signer, token: str) -> OutgoingMail:
+    """Remind a representative who has not answered yet, with a second link (the first stays valid)."""
+    with translation.override(request.language):
+        grants = grants_in_words(request)
+        manager = manager_in_words(request)
+    return _send(
+        to=signer.email,
+        request=request,
+        name="reminder",
+        purpose="signature_reminder",
+        extra={
+            "signer": signer,
+            "url": signing_url(token),
+            "valid_until": _date(signer.token_expires_at),
+            "grants": grants,
+            "manager": manager,
+        },
+    )
+
+
+def mail_ready_for_verification(request: Request) -> OutgoingMail | None:
+    """Tell the applicant every signature is in and the supplier now verifies the request."""
+    return _to_applicant(request, "ready_for_verification", "ready_for_verification")
+
+
+def mail_rejected(request: Request) -> OutgoingMail | None:
+    """Tell the applicant the request was rejected, and why."""
+    return _to_applicant(request, "rejected", "rejected", reason=request.reason)
+
+
+def mail_information_requested(request: Request) -> OutgoingMail | None:
+    """Ask the applicant staff's question, with a link to the request to answer it."""
+    return _to_applicant(request, "information_requested", "information_requested", question=request.reason)
+
+
+def mail_expired(request: Request) -> OutgoingMail | None:
+    """Tell the applicant the signatures were not complete within 14 days, so the request expired."""
+    return _to_applicant(request, "expired", "expired")
+
+
+def mail_approved(request: Request) -> OutgoingMail | None:
+    """Tell the applicant the request was approved and what is now active, each mandate with its valid-until date.
+
+    Call it inside ``request_approve``, after the approval transition (the mandates run from the decision).
+    """
+    valid_from = request.decided_at or timezone.now()
+    with translation.override(request.language):
+        grants = grants_in_words(request, valid_from=valid_from)
+        manager = manager_in_words(request)
+    return _to_applicant(request, "approved", "approved", grants=grants, manager=manager)
