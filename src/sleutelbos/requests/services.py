@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -167,6 +168,16 @@ def _audit_content(actor: Actor, request: Request, action: str) -> None:
     audit_record(actor=actor, action=action, subject=request, organisation=request.organisation, data=data)
 
 
+def _offered_language(language: str) -> str:
+    """The offered language a language code belongs to ("en-gb" is English); else the default language."""
+    offered = [code for code, _name in settings.LANGUAGES]
+    code = (language or "").lower()
+    for candidate in (code, code.split("-")[0]):
+        if candidate in offered:
+            return candidate
+    return settings.LANGUAGE_CODE
+
+
 @transaction.atomic
 def request_create_draft(
     *,
@@ -181,8 +192,13 @@ def request_create_draft(
     chain_mandates: Sequence[ChainMandateWish] = (),
     wants_manager: bool = False,
     manager_level: Level | str | None = None,
+    language: str = "",
 ) -> Request:
-    """Start a request on a KvK extract (the caller looked it up); without ``applicant``, name the applicant."""
+    """Start a request on a KvK extract (the caller looked it up); without ``applicant``, name the applicant.
+
+    ``language`` is the language the applicant fills the request in (the active one, for a view); mails about the
+    request use it. Without it, or with a language Sleutelbos does not offer, the default language.
+    """
     if applicant is None and not applicant_name.strip():
         raise fail("applicant_name", _("Give your name."), code="required")
     if applicant is None and not applicant_email.strip():
@@ -199,6 +215,7 @@ def request_create_draft(
         kind=RequestKind(kind),
         wants_manager=wants_manager,
         manager_level=None if manager_level is None else Level.parse(manager_level),
+        language=_offered_language(language),
     )
     request.full_clean(exclude=["applicant"])
     request.save()
