@@ -22,10 +22,14 @@ from django.utils.translation import gettext as _
 from sleutelbos.audit.services import SYSTEM, Actor, audit_record
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceProvider
+from sleutelbos.identity.activation import activation_send
 from sleutelbos.identity.models import Means, Person
+from sleutelbos.identity.services import EvidenceDetails, evidence_kind_for, person_create
+from sleutelbos.mail.services import absolute_url
 from sleutelbos.mandates.models import ScopeKind
 from sleutelbos.mandates.services import Scope, add_years, chain_mandate_grant, mandate_grant
-from sleutelbos.organisations.kvk import KvkExtract
+from sleutelbos.organisations.kvk import KvkError, KvkExtract
+from sleutelbos.organisations.kvk import lookup as kvk_lookup
 from sleutelbos.organisations.models import Branch, LegalForm, Organisation
 from sleutelbos.organisations.services import (
     branch_create,
@@ -33,6 +37,16 @@ from sleutelbos.organisations.services import (
     membership_ensure,
     membership_set_manager,
     organisation_create,
+)
+from sleutelbos.requests.mails import (
+    mail_approved,
+    mail_expired,
+    mail_information_requested,
+    mail_ready_for_verification,
+    mail_rejected,
+    mail_reminder,
+    mail_signature_request,
+    mail_submitted,
 )
 from sleutelbos.requests.models import (
     Request,
@@ -61,6 +75,8 @@ from sleutelbos.validation import fail
 
 #: A signing link is valid this long; a request whose signatures are not complete by then expires.
 SIGNING_PERIOD = dt.timedelta(days=14)
+#: A signer who has not answered this long after their link gets one reminder.
+REMINDER_AFTER = dt.timedelta(days=5)
 EDITABLE = frozenset({RequestState.DRAFT, RequestState.MORE_INFORMATION_REQUESTED})
 
 
@@ -421,14 +437,20 @@ def request_submit(
         organisation=request.organisation,
         data={"document_hash": request.document_hash, "signers": [link.signer.pk for link in links]},
     )
+    mail_submitted(request)
+    for link in links:
+        mail_signature_request(request, link.signer, link.token)
     if signatures_complete(request):
         transition(request, RequestState.READY_FOR_VERIFICATION, actor=actor)
+        mail_ready_for_verification(request)
     return links
 
 
 def _signer_for(token: str) -> Signer:
-    """The current, open signer of this token; a clear refusal otherwise."""
-    signer = Signer.objects.select_for_update().filter(token_hash=hash_token(token)).first()
+    """The current, open signer of this token (from the first mail or the reminder); a clear refusal otherwise."""
+    digest = hash_token(token)
+    signers = Signer.objects.select_for_update()
+    signer = signers.filter(token_hash=digest).first() or signers.filter(reminder_token_hash=digest).first()
     if signer is None or signer.superseded_at is not None:
         raise PermissionDenied(_("This signing link is not valid. Ask the applicant for a new one."))
     if signer.signed_at is not None or signer.declined_at is not None:
@@ -438,6 +460,16 @@ def _signer_for(token: str) -> Signer:
     if signer.request.state != RequestState.AWAITING_SIGNATURES:
         raise PermissionDenied(_("This request is no longer waiting for signatures."))
     return signer
+
+
+def _check_identity_confirmed(signer: Signer) -> None:
+    """A signer answers only after confirming who they are with the mailed code (``signing.signer_identity_confirm``)."""
+    if signer.identity_confirmed_at is None:
+        raise fail(
+            "code",
+            _("First confirm who you are with the code we send to your e-mail address."),
+            code="identity_not_confirmed",
+        )
 
 
 def request_sign(
@@ -461,6 +493,7 @@ def request_sign(
 @transaction.atomic
 def _sign(*, token: str, name: str, date_of_birth: dt.date, address: str | None, user_agent: str) -> Signer | None:
     signer = _signer_for(token)
+    _check_identity_confirmed(signer)
     request = _locked(signer.request)
     actor = Actor(label=f"signer:{signer.pk}")
     if not same_name(signer.functionary_name, name) or signer.date_of_birth != date_of_birth:
@@ -490,6 +523,7 @@ def _sign(*, token: str, name: str, date_of_birth: dt.date, address: str | None,
     )
     if signatures_complete(request):
         transition(request, RequestState.READY_FOR_VERIFICATION, actor=actor)
+        mail_ready_for_verification(request)
     return signer
 
 
@@ -499,6 +533,7 @@ def request_decline(*, token: str, reason: str) -> Signer:
     if not reason.strip():
         raise fail("reason", _("Say why you decline to sign."), code="required")
     signer = _signer_for(token)
+    _check_identity_confirmed(signer)
     signer.declined_at = timezone.now()
     signer.decline_reason = reason.strip()
     signer.save(update_fields=["declined_at", "decline_reason"])
@@ -531,8 +566,45 @@ def request_expire(*, actor: Actor = SYSTEM, now: dt.datetime | None = None) -> 
     expired = []
     for request in overdue:
         transition(request, RequestState.EXPIRED, actor=actor, note=_("Signatures not complete within 14 days."))
+        mail_expired(request)
         expired.append(request)
     return expired
+
+
+@transaction.atomic
+def request_remind(*, actor: Actor = SYSTEM, now: dt.datetime | None = None) -> list[Signer]:
+    """Remind each signer who has not answered 5 days after their link, once (a scheduled task).
+
+    The reminder carries a second link; the first stays valid, both until the first one expires. The signer rows are
+    locked, so two workers running this at once send each reminder only once.
+    """
+    now = now or timezone.now()
+    due = Signer.objects.select_for_update().filter(
+        request__state=RequestState.AWAITING_SIGNATURES,
+        superseded_at__isnull=True,
+        signed_at__isnull=True,
+        declined_at__isnull=True,
+        reminded_at__isnull=True,
+        created_at__lte=now - REMINDER_AFTER,
+        token_expires_at__gt=now,
+    )
+    reminded = []
+    for signer in due.order_by("id"):
+        token = secrets.token_urlsafe(32)
+        signer.reminder_token_hash = hash_token(token)
+        signer.reminded_at = now
+        signer.save(update_fields=["reminder_token_hash", "reminded_at"])
+        request = signer.request
+        audit_record(
+            actor=actor,
+            action="request:signer_reminded",
+            subject=request,
+            organisation=request.organisation,
+            data={"signer": signer.functionary_name},
+        )
+        mail_reminder(request, signer, token)
+        reminded.append(signer)
+    return reminded
 
 
 def _organisation_for(actor: Actor, request: Request) -> Organisation:
@@ -569,15 +641,127 @@ def _branch_for(actor: Actor, request: Request, organisation: Organisation, numb
         if branch.organisation_id != organisation.pk:
             raise fail("branch_number", _("This branch belongs to another organisation."), code="other_organisation")
         return branch
-    listed = next(b for b in request.kvk_extract.get("branches", []) if b["number"] == number)
+    listed = next((b for b in request.kvk_extract.get("branches", []) if b["number"] == number), None)
+    if listed is None:
+        raise fail(
+            "branch_number",
+            _("Branch %(number)s is no longer a branch of this organisation in the KvK extract.") % {"number": number},
+            code="unknown_branch",
+        )
     return branch_create(
         actor=actor, organisation=organisation, number=number, name=listed["name"], city=listed.get("city", "")
     )
 
 
+#: A KvK extract older than this is looked up again before staff approve the request.
+EXTRACT_MAX_AGE = dt.timedelta(days=14)
+
+
+def extract_is_stale(request: Request, *, today: dt.date | None = None) -> bool:
+    """Whether the request's KvK extract is older than 14 days (or has no date): refresh it before approving."""
+    today = today or timezone.localdate()
+    return request.extract_date is None or request.extract_date < today - EXTRACT_MAX_AGE
+
+
+@dataclass(frozen=True)
+class ExtractRefresh:
+    """The outcome of looking a request's KvK extract up again."""
+
+    request: Request
+    #: The register now says something else about the organisation than the snapshot did.
+    changed: bool
+    #: The signatures still match the request as it is now (they do when only the date changed).
+    signatures_valid: bool
+
+
+def _extract_content(extract: dict) -> dict:
+    return {key: value for key, value in extract.items() if key != "extract_date"}
+
+
 @transaction.atomic
-def request_approve(*, actor: Actor, request: Request, note: str = "") -> Request:
+def request_refresh_extract(*, actor: Actor, request: Request) -> ExtractRefresh:
+    """Staff look the organisation up in the KvK register again and keep the new extract as the request's snapshot.
+
+    When only the date changed, the signatures stay valid; when the register's data changed, the request no longer
+    is what the representatives signed, and it cannot be approved until they sign it again.
+    """
+    _check_staff(actor, request)
+    if request.state != RequestState.READY_FOR_VERIFICATION:
+        raise ValidationError(
+            _("Only the KvK extract of a request ready for verification is refreshed; this one is “%(state)s”.")
+            % {"state": RequestState(request.state).label},
+            code="not_ready",
+        )
+    try:
+        extract = kvk_lookup(request.kvk)  # before the lock: the register may take a while to answer
+    except KvkError as error:
+        raise fail("kvk", str(error), code="kvk_lookup") from error
+    request = _locked(request)
+    if request.state != RequestState.READY_FOR_VERIFICATION:
+        raise ValidationError(
+            _("Only the KvK extract of a request ready for verification is refreshed; this one is “%(state)s”.")
+            % {"state": RequestState(request.state).label},
+            code="not_ready",
+        )
+    before = _extract_content(request.kvk_extract)
+    request.kvk_extract = extract_to_json(extract)
+    request.extract_date = extract.extract_date
+    request.save(update_fields=["kvk_extract", "extract_date"])
+    changed = before != _extract_content(request.kvk_extract)
+    valid = signatures_complete(request)
+    audit_record(
+        actor=actor,
+        action="request:extract_refreshed",
+        subject=request,
+        organisation=request.organisation,
+        data={"extract_date": extract.extract_date.isoformat(), "changed": changed, "signatures_valid": valid},
+    )
+    return ExtractRefresh(request=request, changed=changed, signatures_valid=valid)
+
+
+def _applicant_account(actor: Actor, request: Request, evidence: EvidenceDetails | None) -> Person:
+    """A first applicant's new account: the person, and a means at the request's level on ``evidence``."""
+    name, born = applicant_identity(request)
+    level = request_level(request)
+    if evidence is None:
+        raise fail(
+            "applicant",
+            _(
+                "%(name)s has no account yet. Record how their identity was verified (at %(level)s at least: "
+                "%(kind)s); approval then creates the account with a means at %(level)s."
+            )
+            % {"name": name, "level": level.label, "kind": evidence_kind_for(level).label},
+            code="no_account",
+        )
+    email = request.applicant_email.strip()
+    if Person.objects.filter(email__iexact=email).exists():
+        raise fail(
+            "applicant",
+            _(
+                "An account with the e-mail address %(email)s already exists. Ask the applicant to apply from that "
+                "account."
+            )
+            % {"email": email},
+            code="account_exists",
+        )
+    return person_create(actor=actor, name=name, email=email, date_of_birth=born, level=level, evidence=evidence)
+
+
+def _base_url() -> str:
+    """Where Sleutelbos is reached from outside, for the activation link."""
+    return absolute_url("/")
+
+
+@transaction.atomic
+def request_approve(
+    *, actor: Actor, request: Request, note: str = "", evidence: EvidenceDetails | None = None
+) -> Request:
     """Staff approve: create the membership, manager role, mandates and chain mandates exactly as requested.
+
+    A first application without an account also creates the applicant's account, with a means at the request's
+    level on the identity ``evidence`` staff record now, and mails them the link to activate it. The approval is
+    refused while the KvK extract is older than 14 days (refresh it first) and when the signatures do not match
+    the request as it is now. Then the applicant gets the approval mail.
 
     The request row is locked and its state checked under the lock, so two staff approving at once create it all
     only once: the second finds the request approved and is refused.
@@ -590,19 +774,23 @@ def request_approve(*, actor: Actor, request: Request, note: str = "") -> Reques
             % {"state": RequestState(request.state).label},
             code="not_ready",
         )
+    if extract_is_stale(request):
+        raise fail(
+            "extract_date",
+            _("The KvK extract is older than 14 days (of %(date)s): refresh it before approving.")
+            % {"date": request.extract_date.isoformat() if request.extract_date else "–"},
+            code="stale_extract",
+        )
     if not signatures_complete(request):
         raise ValidationError(
             _("The signatures do not match the request as it is now; it cannot be approved."), code="signatures"
         )
     applicant = request.applicant
+    new_account = applicant is None
     if applicant is None:
-        name, _born = applicant_identity(request)
-        raise fail(
-            "applicant",
-            _("%(name)s has no account with an eHerkenning means yet; issue the means before approving.")
-            % {"name": name},
-            code="no_account",
-        )
+        applicant = _applicant_account(actor, request, evidence)
+        request.applicant = applicant
+        request.save(update_fields=["applicant"])
     organisation = _organisation_for(actor, request)
     if request.organisation_id != organisation.pk:
         request.organisation = organisation
@@ -643,6 +831,9 @@ def request_approve(*, actor: Actor, request: Request, note: str = "") -> Reques
             valid_until=add_years(now, wish.years),
         )
     transition(request, RequestState.APPROVED, actor=actor, note=note)
+    mail_approved(request)
+    if new_account:
+        activation_send(actor=actor, person=applicant, base_url=_base_url(), language=request.language)
     return request
 
 
@@ -651,7 +842,9 @@ def request_reject(*, actor: Actor, request: Request, reason: str) -> Request:
     """Staff reject the request, with the reason the applicant will read."""
     if not reason.strip():
         raise fail("reason", _("Give the reason for the rejection."), code="required")
-    return _staff_answer(actor, request, RequestState.REJECTED, reason)
+    request = _staff_answer(actor, request, RequestState.REJECTED, reason)
+    mail_rejected(request)
+    return request
 
 
 @transaction.atomic
@@ -659,7 +852,9 @@ def request_ask_information(*, actor: Actor, request: Request, question: str) ->
     """Staff ask the applicant for more information; the applicant answers by changing and submitting again."""
     if not question.strip():
         raise fail("question", _("Write the question for the applicant."), code="required")
-    return _staff_answer(actor, request, RequestState.MORE_INFORMATION_REQUESTED, question)
+    request = _staff_answer(actor, request, RequestState.MORE_INFORMATION_REQUESTED, question)
+    mail_information_requested(request)
+    return request
 
 
 def _staff_answer(actor: Actor, request: Request, to: RequestState, text: str) -> Request:

@@ -10,7 +10,8 @@ jointly or restricted authorized       2           a majority of the representat
 =====================================  ==========  ================================  ==============================
 
 A signature is about one exact document: the SHA-256 of a canonical JSON of everything the request asks. A request
-changed after a signature no longer has the hash that was signed, so that signature no longer counts.
+changed after a signature no longer has the hash that was signed, so that signature no longer counts. The date of the
+KvK extract is not part of it: an extract looked up again with the same data leaves the signatures valid.
 """
 
 from __future__ import annotations
@@ -166,8 +167,9 @@ def document(request: Request) -> dict[str, Any]:
     return {
         "kind": request.kind,
         "kvk": request.kvk,
-        "extract": request.kvk_extract,
-        "extract_date": request.extract_date.isoformat() if request.extract_date else None,
+        # The organisation's data as the register gave them; not the day it was looked up, so that staff can look
+        # it up again before approval without voiding signatures on unchanged data.
+        "extract": {key: value for key, value in request.kvk_extract.items() if key != "extract_date"},
         "applicant": {
             "account": request.applicant_id,
             "name": name,
