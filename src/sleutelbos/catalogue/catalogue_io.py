@@ -364,7 +364,7 @@ def _import_certificates(
             raise cx.CatalogueError(
                 [
                     cx.Problem(
-                        "ds:X509Certificate",
+                        "md:KeyDescriptor",
                         certificate.line,
                         _("This is not a usable certificate (an RSA key of at least 2048 bits): %(error)s."),
                         {"error": str(error)},
