@@ -39,6 +39,7 @@ from sleutelbos.requests.services import (
 )
 from sleutelbos.requests.signatures import SignaturesNotOnline, document_hash, signatures_required
 from tests import factories as f
+from tests.requests.signer_code import confirm_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -137,6 +138,8 @@ def joint_request(world: World, person: Person, *, level: Level = Level.EH3, wan
 
 
 def sign(link: IssuedLink) -> Signer:
+    """The signer confirms who they are with the mailed code, then signs."""
+    confirm_identity(link)
     return request_sign(
         token=link.token,
         name=link.signer.functionary_name.upper(),
@@ -357,6 +360,10 @@ def test_wrong_identity_is_refused_and_audited_and_the_link_still_works(world: W
     person = applicant("Eva Employee")
     request = joint_request(world, person)
     link = request_submit(actor=Actor.for_person(person), request=request, signers=two_signers())[0]
+    with pytest.raises(ValidationError) as unconfirmed:
+        request_sign(token=link.token, name=link.signer.functionary_name, date_of_birth=link.signer.date_of_birth)
+    assert unconfirmed.value.error_dict["code"][0].code == "identity_not_confirmed"
+    confirm_identity(link)
     with pytest.raises(ValidationError) as wrong_date:
         request_sign(token=link.token, name=link.signer.functionary_name, date_of_birth=dt.date(1999, 9, 9))
     assert wrong_date.value.error_dict["identity"][0].code == "identity"
@@ -393,6 +400,10 @@ def test_declined_signature_is_recorded_with_its_reason(world: World) -> None:
     person = applicant("Eva Employee")
     request = joint_request(world, person)
     link = request_submit(actor=Actor.for_person(person), request=request, signers=two_signers())[0]
+    with pytest.raises(ValidationError) as unconfirmed:
+        request_decline(token=link.token, reason="I do not know this employee.")
+    assert unconfirmed.value.error_dict["code"][0].code == "identity_not_confirmed"
+    confirm_identity(link)
     with pytest.raises(ValidationError):
         request_decline(token=link.token, reason="  ")
     signer = request_decline(token=link.token, reason="I do not know this employee.")
