@@ -6,4 +6,6 @@ from sleutelbos.portal import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("my/", views.overview, name="my_overview"),
+    path("my/login-check/", views.login_check, name="my_login_check"),
 ]

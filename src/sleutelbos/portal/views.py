@@ -1,13 +1,22 @@
-"""Views of the self-service site."""
+"""Views of the self-service site: the public front page, and the personal pages of a logged-in person."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
+from sleutelbos.portal import selectors
+from sleutelbos.portal.forms import LoginCheckForm
+
+#: The request wizard (requests app). It pre-fills a request for one mandate from these query parameters.
+REQUEST_WIZARD_PATH = "/requests/new/"
 
 
 @require_safe
@@ -28,3 +37,55 @@ def home(request: HttpRequest) -> HttpResponse:
         "service_count": sum(len(provider.services) for provider in providers),
     }
     return render(request, "portal/home.html", context)
+
+
+@never_cache
+@login_required
+@require_safe
+def overview(request: HttpRequest) -> HttpResponse:
+    """Mijn Sleutelbos: my means, my organisations and, per organisation, my mandates and the clients I act for."""
+    context = {"overview": selectors.overview_for(request.user), "person": request.user}
+    return render(request, "portal/overview.html", context)
+
+
+def request_url(missing: selectors.MissingMandate) -> str:
+    """The request wizard, pre-filled with exactly the missing mandate."""
+    query = {
+        "kvk": missing.kvk,
+        "provider": missing.provider_oin,
+        "service": missing.service_uuid,
+        "level": missing.level.label,
+    }
+    return f"{REQUEST_WIZARD_PATH}?{urlencode(query)}"
+
+
+@never_cache
+@login_required
+@require_safe
+def login_check(request: HttpRequest) -> HttpResponse:
+    """Where can I log in? Every service of the catalogue for one of my organisations: yes or no, and why.
+
+    The organisation comes from the address (``?organisation=<KvK>``); one that is not mine is not found (404), so
+    the page never tells whether an organisation exists or what anybody else may do.
+    """
+    person = request.user
+    choices = selectors.choices_for(person)
+    if not choices:
+        return render(request, "portal/login_check.html", {"choices": choices})
+    by_key = {choice.key: choice for choice in choices}
+    key = request.GET.get("organisation") or choices[0].key
+    choice = by_key.get(key)
+    if choice is None:
+        raise Http404("not one of this person's organisations")
+    form = LoginCheckForm({"organisation": key, "q": request.GET.get("q", "")}, choices=choices)
+    context = {"choices": choices, "choice": choice, "form": form, "checks": None}
+    if not form.is_valid():
+        return render(request, "portal/login_check.html", context, status=400)
+    query = form.cleaned_data["q"].strip()
+    checks = selectors.login_check(person, choice, selectors.catalogue_search(query))
+    context.update(
+        query=query,
+        checks=[(check, request_url(check.missing) if check.missing else "") for check in checks],
+        allowed_count=sum(check.allowed for check in checks),
+    )
+    return render(request, "portal/login_check.html", context)
