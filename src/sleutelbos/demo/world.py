@@ -34,7 +34,12 @@ from sleutelbos.audit.models import AuditEvent
 from sleutelbos.audit.services import SYSTEM, Actor, audit_record
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
-from sleutelbos.catalogue.services import service_definition_create, service_instance_create, service_provider_create
+from sleutelbos.catalogue.services import (
+    service_certificate_create,
+    service_definition_create,
+    service_instance_create,
+    service_provider_create,
+)
 from sleutelbos.identity.activation import activation_complete
 from sleutelbos.identity.factors import TOTP_DIGITS, TOTP_STEP_SECONDS, FactorError, totp_begin, totp_confirm
 from sleutelbos.identity.models import (
@@ -57,6 +62,7 @@ from sleutelbos.organisations.services import (
     membership_set_manager,
     organisation_create,
 )
+from sleutelbos.saml.protocol.keys import generate_development_keypair
 
 # ServiceUUIDs are derived from a service's key, so that every run (and every machine) gives the same catalogue.
 UUID_NAMESPACE = uuid.UUID("5b0c3f0e-4a8e-4d4c-9f5e-51e07e1b0500")
@@ -738,7 +744,7 @@ class _Loader:
                 for path in service.paths or (service.key,):
                     index += 1
                     if not ServiceInstance.objects.filter(provider=provider, index=index).exists():
-                        service_instance_create(
+                        instance = service_instance_create(
                             actor=SYSTEM,
                             definition=definition,
                             index=index,
@@ -746,6 +752,11 @@ class _Loader:
                             privacy_policy_url=f"https://{spec.domain}/privacy",
                         )
                         self._made()
+                        if index == 1:
+                            # The catalogue's encryption certificate of the provider (esc:ServiceCertificate); the
+                            # demo providers are fictional, so nobody keeps the private key.
+                            _key, certificate = generate_development_keypair(f"encryptie.{spec.domain}")
+                            service_certificate_create(actor=SYSTEM, instance=instance, certificate=certificate)
 
     def organisations_(self) -> None:
         for spec in ORGANISATIONS:
