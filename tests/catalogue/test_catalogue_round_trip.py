@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 from lxml import etree
@@ -265,3 +267,19 @@ def test_the_command_exports_signed_by_default_and_checks_the_signature_on_impor
     tampered.write_bytes(signed.read_bytes().replace(b"Ligplaatsvergunning", b"Ligplaatsvergunning!"))
     with pytest.raises(CommandError, match="ds:Signature"):
         call_command("catalogue", "import", str(tampered), stdout=StringIO())
+
+
+def test_staff_see_the_requested_attributes_and_certificates_of_an_imported_file() -> None:
+    catalogue_import(actor=SYSTEM, data=EVERY_ELEMENT.read_bytes())
+    client = Client()
+    client.force_login(Person.objects.create_superuser("staf@sleutelbos.example", "Staf", "a long test password"))
+    mooring = ServiceDefinition.objects.get(provider__oin=HAVENSTAD, name_nl="Ligplaatsvergunning")
+    desk = ServiceInstance.objects.get(provider__oin=HAVENSTAD, index=1)
+
+    definition_page = client.get(reverse("admin:catalogue_servicedefinition_change", args=[mooring.pk]))
+    instance_page = client.get(reverse("admin:catalogue_serviceinstance_change", args=[desk.pk]))
+    listing = client.get(reverse("admin:catalogue_servicecertificate_changelist"))
+
+    assert "De vergunning staat op naam van het bedrijf." in definition_page.content.decode()
+    assert "havenstad-encryptie-2026" in instance_page.content.decode()
+    assert listing.content.decode().count("havenstad.example") >= 2
