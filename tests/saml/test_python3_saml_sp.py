@@ -20,11 +20,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from lxml import etree
 
 from sleutelbos.audit.services import SYSTEM
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.saml.idp import SSO_PATH, idp_config
 from sleutelbos.saml.protocol.keys import generate_development_keypair
+from sleutelbos.saml.protocol.xml import NAMESPACES
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 from tests.identity.test_login import add_totp, person_with_password
@@ -107,6 +109,12 @@ class Dv:
     def login_url(self, *, service_index: int, level: Level) -> tuple[str, str]:
         """The path and query of the broker's SSO URL with the DV's signed AuthnRequest, and the request's ID."""
         answer = self.run("login", service_index=service_index, level=level.uri, relay_state="/permits/new")
+        request = etree.fromstring(answer["request"].encode())
+        assert request.get("AttributeConsumingServiceIndex") == str(service_index)
+        assert request.get("ProtocolBinding") == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
+        wanted = request.find("samlp:RequestedAuthnContext", NAMESPACES)
+        assert wanted.get("Comparison") == "minimum"
+        assert wanted.findtext("saml:AuthnContextClassRef", namespaces=NAMESPACES) == level.uri
         location = urlsplit(answer["url"])
         assert f"{location.scheme}://{location.netloc}{location.path}" == self.base_url + SSO_PATH
         return f"{location.path}?{location.query}", answer["request_id"]
