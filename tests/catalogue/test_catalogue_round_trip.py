@@ -25,6 +25,7 @@ from sleutelbos.catalogue.models import (
     ServiceInstance,
     ServiceProvider,
 )
+from sleutelbos.identity.models import Person
 from sleutelbos.saml.idp import idp_config
 from sleutelbos.saml.protocol import catalogue_xml as cx
 from sleutelbos.saml.protocol.keys import generate_development_keypair
