@@ -2,6 +2,19 @@
 
 from django.urls import path
 
+from sleutelbos.requests import views
+
 app_name = "requests"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.request_list, name="list"),
+    path("new/", views.new, name="new"),
+    path("apply/", views.apply, name="apply"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/organisation/", views.organisation, name="organisation"),
+    path("<int:pk>/mandates/", views.mandates, name="mandates"),
+    path("<int:pk>/manager/", views.manager, name="manager"),
+    path("<int:pk>/representatives/", views.representatives_step, name="representatives"),
+    path("<int:pk>/review/", views.review, name="review"),
+    path("<int:pk>/withdraw/", views.withdraw, name="withdraw"),
+]

@@ -1,0 +1,948 @@
+"""The request wizard ("Extra organisatie/machtiging aanvragen", and the first application without an account) and
+"my requests".
+
+The steps: 1 the organisation (checked in the KvK register; this creates the draft), 2 the mandates, 3 the manager
+role, 4 the representatives who sign (only when the applicant is not alone/independently authorized), 5 review and
+submit. Every step saves the draft through ``services.request_update_draft``, so back and forward keep each answer;
+the representatives chosen in step 4 are kept in the session until the request is submitted (signers exist only
+once the request is sent for signature).
+
+A person sees and changes only their own requests: any other number is a 404. A first application without an
+account belongs to the browser session that started it: its number is kept in the session, and nothing else is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from sleutelbos.audit.services import Actor
+from sleutelbos.catalogue.levels import Level
+from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
+from sleutelbos.identity import sessions, throttle
+from sleutelbos.mandates.models import ScopeKind
+from sleutelbos.mandates.services import Scope
+from sleutelbos.organisations import kvk
+from sleutelbos.organisations.models import Authority, LegalForm, Organisation
+from sleutelbos.requests import forms
+from sleutelbos.requests.models import Request, RequestedChainMandate, RequestedMandate, RequestKind, RequestState
+from sleutelbos.requests.services import (
+    EDITABLE,
+    ChainMandateWish,
+    MandateWish,
+    SignerWish,
+    request_create_draft,
+    request_submit,
+    request_update_draft,
+    request_withdraw,
+)
+from sleutelbos.requests.signatures import (
+    SignaturesNotOnline,
+    applicant_alone_authorized,
+    applicant_representative,
+    representatives,
+    request_level,
+    signatures_required,
+)
+from sleutelbos.requests.states import can_transition
+
+#: The numbers of the first applications this browser session started (without an account).
+APPLIED = "requests_applied"
+#: The representatives chosen in step 4, per request number, until the request is submitted.
+SIGNERS = "requests_signers"
+#: A first application is made at most at this level: at EH4 the representatives sign in person.
+FIRST_APPLICATION_LEVELS = (Level.EH2, Level.EH2_PLUS, Level.EH3)
+#: At most this many search results per list, so that a short search term cannot list the whole catalogue.
+SEARCH_LIMIT = 50
+
+#: Which step a field of a refused submission is corrected in.
+FIELD_STEP = {
+    "mandates": "mandates",
+    "scope": "mandates",
+    "level": "mandates",
+    "years": "mandates",
+    "branch_number": "mandates",
+    "intermediary_kvk": "mandates",
+    "manager_level": "manager",
+    "signers": "representatives",
+    "applicant": "organisation",
+    "kvk": "organisation",
+}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Whose request, and where in the wizard
+
+
+def _actor(request: HttpRequest, obj: Request | None = None, email: str = "") -> Actor:
+    if request.user.is_authenticated:
+        return Actor.for_person(request.user)
+    return Actor(label=f"applicant:{email or (obj.applicant_email if obj is not None else '')}")
+
+
+def _applied(request: HttpRequest) -> list[int]:
+    return list(request.session.get(APPLIED, []))
+
+
+def _own(request: HttpRequest, pk: int) -> Request:
+    """The request with this number if it is the visitor's own; a 404 otherwise (whether it exists or not)."""
+    obj = Request.objects.filter(pk=pk).select_related("applicant").first()
+    if obj is not None:
+        if request.user.is_authenticated and obj.applicant_id == request.user.pk:
+            return obj
+        if obj.applicant_id is None and pk in _applied(request):
+            return obj
+    raise Http404(_("There is no request with this number among your requests."))
+
+
+def _means_level(request: HttpRequest, obj: Request | None = None) -> Level | None:
+    """The level of the applicant's active means; None for a first application (the means comes with approval)."""
+    if obj is not None and obj.applicant_id is None:
+        return None
+    if not request.user.is_authenticated:
+        return None
+    return sessions.means_level(request.user)
+
+
+def _levels(request: HttpRequest, obj: Request) -> list[Level]:
+    """The levels the applicant may ask for: never above their means."""
+    if obj.applicant_id is None:
+        return list(FIRST_APPLICATION_LEVELS)
+    means = _means_level(request, obj)
+    return [level for level in Level if means is not None and level <= means]
+
+
+def _needs_representatives(obj: Request) -> bool:
+    return not applicant_alone_authorized(obj)
+
+
+STEP_LABELS = {
+    "organisation": gettext_lazy("Organisation"),
+    "mandates": gettext_lazy("Mandates"),
+    "manager": gettext_lazy("Manager role"),
+    "representatives": gettext_lazy("Representatives"),
+    "review": gettext_lazy("Review and submit"),
+}
+
+
+def _step_names(obj: Request) -> list[str]:
+    names = ["organisation", "mandates", "manager"]
+    if _needs_representatives(obj):
+        names.append("representatives")
+    return [*names, "review"]
+
+
+def _steps(obj: Request, current: str) -> list[dict[str, Any]]:
+    """The wizard's steps for the navigation at the top of each page."""
+    return [
+        {
+            "name": name,
+            "number": number,
+            "label": str(STEP_LABELS[name]),
+            "url": reverse(f"requests:{name}", args=[obj.pk]),
+            "current": name == current,
+        }
+        for number, name in enumerate(_step_names(obj), start=1)
+    ]
+
+
+def _next_step(obj: Request, current: str) -> str:
+    names = _step_names(obj)
+    following = names[names.index(current) + 1] if current in names[:-1] else "review"
+    return reverse(f"requests:{following}", args=[obj.pk])
+
+
+def _editable(request: HttpRequest, pk: int) -> tuple[Request, HttpResponse | None]:
+    """The visitor's own request, and a redirect to its page when it can no longer be changed."""
+    obj = _own(request, pk)
+    if obj.state not in EDITABLE:
+        messages.info(
+            request,
+            _("This request is “%(state)s”: it can no longer be changed.") % {"state": RequestState(obj.state).label},
+        )
+        return obj, redirect("requests:detail", pk=obj.pk)
+    return obj, None
+
+
+def _page(
+    request: HttpRequest, template: str, obj: Request, step: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    context = {
+        "obj": obj,
+        "steps": _steps(obj, step),
+        "step": step,
+        "first_application": obj.applicant_id is None,
+        **context,
+    }
+    return render(request, f"requests/wizard/{template}", context, status=status)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The request in plain words
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
+
+
+def _provider_names(oins: Iterable[str]) -> dict[str, str]:
+    return {provider.oin: provider.name for provider in ServiceProvider.objects.filter(oin__in=list(oins))}
+
+
+def _service_names(uuids: Iterable[str]) -> dict[str, str]:
+    """ "Service (provider)" by ServiceUUID; a ServiceUUID several providers share names each of them."""
+    wanted = {UUID(str(value)) for value in uuids}
+    found: dict[str, list[str]] = {}
+    for definition in ServiceDefinition.objects.filter(uuid__in=wanted).select_related("provider"):
+        found.setdefault(str(definition.uuid), []).append(f"{definition.name} ({definition.provider.name})")
+    return {uuid: _join(sorted(names)) for uuid, names in found.items()}
+
+
+def describe_scope(item: RequestedMandate | RequestedChainMandate) -> str:
+    """What a requested (chain) mandate covers, as a phrase: "all services of Kadaster, also new services"."""
+    if item.scope_kind == ScopeKind.ALL:
+        return _("all services of all service providers, also service providers that join later")
+    if item.scope_kind == ScopeKind.PROVIDERS:
+        names = _provider_names(item.providers)
+        listed = [names.get(oin, _("unknown service provider %(oin)s") % {"oin": oin}) for oin in item.providers]
+        return ngettext(
+            "all services of %(providers)s, also services it adds later",
+            "all services of %(providers)s, also services they add later",
+            len(listed),
+        ) % {"providers": _join(listed)}
+    names = _service_names(item.services)
+    listed = [names.get(str(uuid), _("unknown service %(uuid)s") % {"uuid": uuid}) for uuid in item.services]
+    return ngettext("only the service %(services)s", "only the services %(services)s", len(listed)) % {
+        "services": _join(listed)
+    }
+
+
+def _branch_label(obj: Request, number: str) -> str:
+    for branch in obj.kvk_extract.get("branches", []):
+        if branch["number"] == number:
+            place = f", {branch['city']}" if branch.get("city") else ""
+            return f"{branch['name']}{place} ({number})"
+    return number
+
+
+def _years(years: int) -> str:
+    return ngettext("%(years)d year", "%(years)d years", years) % {"years": years}
+
+
+def grant_rows(obj: Request, means_level: Level | None = None) -> list[dict[str, Any]]:
+    """The request's mandates or chain mandates in words, each with the problem the applicant must solve, if any."""
+    chain = obj.kind == RequestKind.CHAIN_MANDATE
+    items = list(obj.chain_mandates.all()) if chain else list(obj.mandates.all())
+    rows = []
+    for index, item in enumerate(items):
+        problem = ""
+        if means_level is not None and item.level > means_level:
+            problem = _(
+                "Your means has level %(means)s, lower than %(level)s: change the level, or have your means upgraded "
+                "first."
+            ) % {"means": means_level.label, "level": Level(item.level).label}
+        rows.append(
+            {
+                "index": index,
+                "number": index + 1,
+                "scope": describe_scope(item),
+                "level": Level(item.level).label,
+                "years": _years(item.years),
+                "branch": _branch_label(obj, item.branch_number) if getattr(item, "branch_number", "") else "",
+                "intermediary": getattr(item, "intermediary_kvk", ""),
+                "problem": problem,
+            }
+        )
+    return rows
+
+
+def _extract_view(obj: Request) -> dict[str, Any]:
+    """The KvK extract of the request, for the page that shows it."""
+    extract = obj.kvk_extract
+    legal_form = extract.get("legal_form", "")
+    return {
+        "name": extract.get("name", ""),
+        "kvk": obj.kvk,
+        "rsin": extract.get("rsin", ""),
+        "legal_form": LegalForm(legal_form).label if legal_form in LegalForm.values else legal_form,
+        "branches": extract.get("branches", []),
+        "functionaries": [
+            {
+                "name": rep.name,
+                "role": rep.role,
+                "authority": Authority(rep.authority).label,
+                "date_of_birth": rep.date_of_birth,
+            }
+            for rep in representatives(obj)
+        ],
+        "date": obj.extract_date,
+    }
+
+
+def _standing(obj: Request) -> str:
+    """What the KvK extract says about the applicant, in a sentence."""
+    me = applicant_representative(obj)
+    name = obj.kvk_extract.get("name", obj.kvk)
+    if me is None:
+        return _(
+            "You are not listed in the KvK register as a representative of %(organisation)s. Its representatives will "
+            "sign your request."
+        ) % {"organisation": name}
+    if me.authority == Authority.ALONE:
+        return _(
+            "Per the KvK register you are %(role)s of %(organisation)s and alone/independently authorized: you sign "
+            "the request yourself and become mandate manager automatically."
+        ) % {"role": me.role or _("a representative"), "organisation": name}
+    return _(
+        "Per the KvK register you are %(role)s of %(organisation)s with %(authority)s: more representatives sign your "
+        "request."
+    ) % {"role": me.role or _("a representative"), "organisation": name, "authority": Authority(me.authority).label}
+
+
+def _signature_rule(obj: Request) -> str:
+    """How many signatures the request needs, and why, as the table in ``signatures`` says."""
+    level = request_level(obj)
+    count = len(representatives(obj))
+    try:
+        majority = signatures_required([Authority.JOINT], level, representatives=count)
+    except SignaturesNotOnline as refusal:
+        return refusal.messages[0]
+    alone = _("One signature of a representative who is alone/independently authorized is enough.")
+    if level >= Level.EH3:
+        joint = ngettext(
+            "Otherwise, at %(level)s a majority of the %(count)d representatives signs: %(needed)d signature.",
+            "Otherwise, at %(level)s a majority of the %(count)d representatives signs: %(needed)d signatures.",
+            majority,
+        ) % {"level": level.label, "count": count, "needed": majority}
+    else:
+        joint = _("Otherwise, at %(level)s two representatives who are jointly or restrictedly authorized sign.") % {
+            "level": level.label
+        }
+    return f"{alone} {joint}"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Step 1: the organisation
+
+
+def _prefill(data: dict[str, Any]) -> tuple[list[MandateWish], str]:
+    """The mandate a refusal page asks for (provider OIN, ServiceUUID, level), as a wish; and a notice if unusable."""
+    provider_oin = (data.get("provider") or "").strip()
+    service = (data.get("service") or "").strip()
+    level_text = (data.get("level") or "").strip()
+    if not (provider_oin or service):
+        return [], ""
+    try:
+        level = Level.parse(level_text) if level_text else None
+    except ValueError:
+        level = None
+    scope = None
+    if service:
+        try:
+            uuid = UUID(service)
+        except ValueError:
+            uuid = None
+        definition = ServiceDefinition.objects.filter(uuid=uuid).first() if uuid else None
+        if definition is not None:
+            scope = Scope.of_services(uuid)
+            level = level or Level(definition.level)
+    if scope is None and provider_oin:
+        provider = ServiceProvider.objects.filter(oin=provider_oin).first()
+        if provider is not None:
+            scope = Scope.of_providers(provider)
+    if scope is None:
+        return [], _("The service asked for is not in the catalogue; choose the mandates yourself.")
+    return [MandateWish(scope=scope, level=level or Level.EH3, years=1)], ""
+
+
+@never_cache
+@login_required
+def new(request: HttpRequest) -> HttpResponse:
+    """Step 1 with an account: choose one of my organisations or give a KvK number; the lookup creates the draft."""
+    person = request.user
+    means = sessions.means_level(person)
+    linked = list(Organisation.objects.filter(memberships__person=person).order_by("name").distinct())
+    prefill = {key: request.GET.get(key, "") for key in ("kvk", "provider", "service", "level")}
+    initial: dict[str, Any] = {"kind": forms.MANDATES, **{k: v for k, v in prefill.items() if k != "kvk"}}
+    wanted_kvk = forms.digits(prefill["kvk"])
+    if linked:
+        initial["organisation"] = wanted_kvk if any(org.kvk == wanted_kvk for org in linked) else forms.OTHER
+        if wanted_kvk and initial["organisation"] == forms.OTHER:
+            initial["kvk"] = wanted_kvk
+        if not wanted_kvk:
+            initial["organisation"] = linked[0].kvk if len(linked) == 1 else ""
+    elif wanted_kvk:
+        initial["kvk"] = wanted_kvk
+    form = forms.OrganisationForm(request.POST or None, linked=linked, initial=initial)
+    if request.method == "POST" and means is not None and form.is_valid():
+        number = form.cleaned_data["kvk_number"]
+        field = "organisation" if linked and form.cleaned_data.get("organisation") != forms.OTHER else "kvk"
+        try:
+            extract = kvk.lookup(number)
+        except kvk.KvkError as error:
+            form.add_error(field, ValidationError(str(error), code=type(error).__name__))
+        else:
+            chain = form.cleaned_data["kind"] == forms.CHAIN
+            if chain:
+                kind = RequestKind.CHAIN_MANDATE
+            elif any(org.kvk == extract.kvk for org in linked):
+                kind = RequestKind.EXTRA_MANDATES
+            else:
+                kind = RequestKind.EXTRA_ORGANISATION
+            wishes, notice = ([], "") if chain else _prefill(form.cleaned_data)
+            obj = request_create_draft(
+                actor=Actor.for_person(person),
+                kind=kind,
+                extract=extract,
+                applicant=person,
+                mandates=wishes,
+                language=get_language() or "",
+            )
+            if notice:
+                messages.warning(request, notice)
+            return redirect("requests:organisation", pk=obj.pk)
+    context = {"form": form, "means": means, "linked": linked, "first_application": False}
+    return render(request, "requests/wizard/start.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+def apply(request: HttpRequest) -> HttpResponse:
+    """Step 1 of a first application without an account: who applies, and the organisation's KvK number.
+
+    Public, so throttled like the login: failed lookups count against the e-mail address and the client address.
+    """
+    if request.user.is_authenticated:
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(reverse("requests:new") + (f"?{query}" if query else ""))
+    form = forms.ApplicationForm(request.POST or None, initial={"kvk": forms.digits(request.GET.get("kvk", ""))})
+    if request.method == "POST":
+        address = throttle.client_address(request)
+        email = request.POST.get("email", "")
+        if throttle.is_throttled(account=email, address=address):
+            form.is_valid()
+            form.add_error(None, ValidationError(throttle.TOO_MANY_ATTEMPTS, code="throttled"))
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                extract = kvk.lookup(data["kvk"])
+            except kvk.KvkError as error:
+                if not isinstance(error, kvk.KvkUnavailable):
+                    throttle.login_failure_record(account=email, address=address, reason="apply:kvk")
+                form.add_error("kvk", ValidationError(str(error), code=type(error).__name__))
+            else:
+                obj = request_create_draft(
+                    actor=Actor(label=f"applicant:{data['email']}"),
+                    kind=RequestKind.FIRST_APPLICATION,
+                    extract=extract,
+                    applicant_name=data["name"],
+                    applicant_email=data["email"],
+                    applicant_date_of_birth=data["date_of_birth"],
+                    language=get_language() or "",
+                )
+                request.session[APPLIED] = [*_applied(request), obj.pk]
+                return redirect("requests:organisation", pk=obj.pk)
+    context = {"form": form, "first_application": True}
+    return render(request, "requests/wizard/start.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+def organisation(request: HttpRequest, pk: int) -> HttpResponse:
+    """Check the organisation's data from the KvK register; refresh the extract if it changed."""
+    obj, back = _editable(request, pk)
+    if back:
+        return back
+    error = ""
+    if request.method == "POST":
+        try:
+            extract = kvk.lookup(obj.kvk)
+            request_update_draft(actor=_actor(request, obj), request=obj, extract=extract)
+        except kvk.KvkError as failure:
+            error = str(failure)
+        except ValidationError as failure:
+            error = " ".join(failure.messages)
+        else:
+            messages.success(request, _("The organisation's data is read again from the KvK register."))
+            return redirect("requests:organisation", pk=obj.pk)
+        obj.refresh_from_db()
+    context = {
+        "extract": _extract_view(obj),
+        "standing": _standing(obj),
+        "error": error,
+        "next_url": _next_step(obj, "organisation"),
+    }
+    return _page(request, "organisation.html", obj, "organisation", context, status=400 if error else 200)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Step 2: the mandates
+
+
+def _wish_of(item: RequestedMandate | RequestedChainMandate) -> MandateWish | ChainMandateWish:
+    providers = tuple(ServiceProvider.objects.filter(oin__in=item.providers))
+    scope = Scope(ScopeKind(item.scope_kind), providers=providers, services=tuple(UUID(s) for s in item.services))
+    if isinstance(item, RequestedChainMandate):
+        return ChainMandateWish(
+            intermediary_kvk=item.intermediary_kvk, scope=scope, level=Level(item.level), years=item.years
+        )
+    return MandateWish(scope=scope, level=Level(item.level), years=item.years, branch_number=item.branch_number)
+
+
+def _wish_from(data: dict[str, Any], *, chain: bool) -> MandateWish | ChainMandateWish:
+    providers = tuple(ServiceProvider.objects.filter(oin__in=data["providers"]))
+    scope = Scope(ScopeKind(data["scope"]), providers=providers, services=tuple(UUID(s) for s in data["services"]))
+    if chain:
+        return ChainMandateWish(
+            intermediary_kvk=data["intermediary_kvk"], scope=scope, level=data["level"], years=data["years"]
+        )
+    return MandateWish(scope=scope, level=data["level"], years=data["years"], branch_number=data["branch_number"])
+
+
+def _save_wishes(request: HttpRequest, obj: Request, wishes: list, *, chain: bool) -> None:
+    if chain:
+        request_update_draft(actor=_actor(request, obj), request=obj, chain_mandates=wishes)
+    else:
+        request_update_draft(actor=_actor(request, obj), request=obj, mandates=wishes)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+#: The mandate form's fields that the search form carries along, so that a search keeps what was chosen.
+STATE_FIELDS = ("scope", "providers", "services", "level", "years", "branch_number", "intermediary_kvk")
+
+
+def _state(form: forms.MandateForm) -> dict[str, list[str]]:
+    """The mandate form's current values (as typed, or as saved): what the search form carries along."""
+    values: dict[str, list[str]] = {}
+    for name in STATE_FIELDS:
+        if name not in form.fields:
+            continue
+        if form.is_bound:
+            raw = form.data.getlist(name) if hasattr(form.data, "getlist") else form.data.get(name, [])
+        else:
+            raw = form.initial.get(name, "")
+        items = raw if isinstance(raw, list | tuple) else [raw]
+        values[name] = [str(item) for item in items if item not in (None, "")]
+    return values
+
+
+def _search(query: str, chosen_providers: list[str], chosen_services: list[str]) -> tuple[list, list]:
+    """Providers and services matching ``query`` (by name, or by the provider's name), and those already chosen."""
+    providers = ServiceProvider.objects.all()
+    definitions = ServiceDefinition.objects.select_related("provider")
+    if query:
+        by_name = Q(name_nl__icontains=query) | Q(name_en__icontains=query)
+        providers = providers.filter(by_name | Q(oin=query))
+        definitions = definitions.filter(
+            by_name | Q(provider__name_nl__icontains=query) | Q(provider__name_en__icontains=query)
+        )
+        found_definitions = list(definitions[:SEARCH_LIMIT])
+    else:
+        found_definitions = []
+    found_providers = list(providers[:SEARCH_LIMIT])
+    known_oins = {p.oin for p in found_providers}
+    found_providers += [p for p in ServiceProvider.objects.filter(oin__in=chosen_providers) if p.oin not in known_oins]
+    valid_uuids = []
+    for value in chosen_services:
+        try:
+            valid_uuids.append(UUID(value))
+        except ValueError:
+            continue
+    known = {d.pk for d in found_definitions}
+    found_definitions += [
+        d
+        for d in ServiceDefinition.objects.filter(uuid__in=valid_uuids).select_related("provider")
+        if d.pk not in known
+    ]
+    provider_options = sorted(
+        ({"oin": p.oin, "name": p.name, "checked": p.oin in chosen_providers} for p in found_providers),
+        key=lambda option: option["name"].casefold(),
+    )
+    by_uuid: dict[str, dict[str, Any]] = {}
+    for definition in found_definitions:
+        key = str(definition.uuid)
+        option = by_uuid.setdefault(
+            key,
+            {
+                "uuid": key,
+                "id": f"service-{definition.pk}",
+                "name": definition.name,
+                "providers": [],
+                "level": Level(definition.level).label,
+                "checked": key in chosen_services,
+            },
+        )
+        option["providers"].append(definition.provider.name)
+    service_options = sorted(by_uuid.values(), key=lambda option: option["name"].casefold())
+    return provider_options, service_options
+
+
+@never_cache
+def mandates(request: HttpRequest, pk: int) -> HttpResponse:
+    """Step 2: the mandates (or chain mandates) of the request: a list to change or remove, and a form to add one."""
+    obj, back = _editable(request, pk)
+    if back:
+        return back
+    chain = obj.kind == RequestKind.CHAIN_MANDATE
+    items = list(obj.chain_mandates.all()) if chain else list(obj.mandates.all())
+    action = request.POST.get("action", "")
+    means = _means_level(request, obj)
+    if request.method == "POST" and action == "remove":
+        index = _int(request.POST.get("row"))
+        if index is not None and 0 <= index < len(items):
+            wishes = [_wish_of(item) for position, item in enumerate(items) if position != index]
+            _save_wishes(request, obj, wishes, chain=chain)
+            messages.success(request, _("Mandate %(number)d is removed.") % {"number": index + 1})
+        return redirect("requests:mandates", pk=obj.pk)
+
+    edit = _int(request.POST.get("row") if request.method == "POST" else request.GET.get("edit"))
+    if edit is not None and not 0 <= edit < len(items):
+        edit = None
+    form_kwargs = {
+        "chain": chain,
+        "levels": _levels(request, obj),
+        "means_level": means,
+        "branches": obj.kvk_extract.get("branches", []),
+        "own_kvk": obj.kvk,
+    }
+    if request.method == "POST":
+        form = forms.MandateForm(request.POST, **form_kwargs)
+        if form.is_valid() and chain:
+            try:
+                kvk.lookup(form.cleaned_data["intermediary_kvk"])
+            except kvk.KvkError as error:
+                form.add_error("intermediary_kvk", ValidationError(str(error), code=type(error).__name__))
+        if form.is_valid():
+            wishes = [_wish_of(item) for item in items]
+            wish = _wish_from(form.cleaned_data, chain=chain)
+            if edit is None:
+                wishes.append(wish)
+            else:
+                wishes[edit] = wish
+            try:
+                _save_wishes(request, obj, wishes, chain=chain)
+            except ValidationError as error:
+                for message in error.messages:
+                    form.add_error(None, message)
+            else:
+                if edit is None:
+                    messages.success(request, _("The mandate is added. Add another one, or go on to the next step."))
+                else:
+                    messages.success(request, _("Mandate %(number)d is changed.") % {"number": edit + 1})
+                return redirect("requests:mandates", pk=obj.pk)
+    else:
+        if any(name in request.GET for name in STATE_FIELDS):
+            initial: dict[str, Any] = {
+                name: request.GET.getlist(name) if name in ("providers", "services") else request.GET.get(name, "")
+                for name in STATE_FIELDS
+            }
+        elif edit is not None:
+            item = items[edit]
+            initial = {
+                "scope": item.scope_kind,
+                "providers": list(item.providers),
+                "services": [str(s) for s in item.services],
+                "level": item.level,
+                "years": item.years,
+                "branch_number": getattr(item, "branch_number", ""),
+                "intermediary_kvk": getattr(item, "intermediary_kvk", ""),
+            }
+        else:
+            levels = form_kwargs["levels"]
+            initial = {"scope": ScopeKind.ALL, "years": 1, "level": int(levels[-1]) if len(levels) == 1 else ""}
+        form = forms.MandateForm(initial=initial, **form_kwargs)
+    state = _state(form)
+    query = request.GET.get("q", "").strip()[:100]
+    provider_options, service_options = _search(query, state.get("providers", []), state.get("services", []))
+    search_state = [
+        (name, value) for name, values in state.items() for value in values if name not in ("providers", "services")
+    ]
+    search_state += [("providers", o["oin"]) for o in provider_options if o["checked"]]
+    search_state += [("services", o["uuid"]) for o in service_options if o["checked"]]
+    if edit is not None:
+        search_state.append(("edit", str(edit)))
+    context = {
+        "form": form,
+        "chain": chain,
+        "rows": grant_rows(obj, means),
+        "edit": edit,
+        "query": query,
+        "provider_options": provider_options,
+        "service_options": service_options,
+        "search_state": search_state,
+        "means": means,
+        "can_upgrade": means is not None and means < Level.EH4,
+        "next_url": _next_step(obj, "mandates"),
+        "scope_services": ScopeKind.SERVICES,
+        "scope_providers": ScopeKind.PROVIDERS,
+    }
+    return _page(request, "mandates.html", obj, "mandates", context, status=400 if form.errors else 200)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Step 3: the manager role
+
+
+@never_cache
+def manager(request: HttpRequest, pk: int) -> HttpResponse:
+    """Step 3: automatic for an applicant alone/independently authorized per the KvK; otherwise an opt-in."""
+    obj, back = _editable(request, pk)
+    if back:
+        return back
+    alone = applicant_alone_authorized(obj)
+    means = _means_level(request, obj)
+    form = None
+    if not alone:
+        initial = {"wants_manager": obj.wants_manager, "manager_level": obj.manager_level}
+        form = forms.ManagerForm(request.POST or None, initial=initial, levels=_levels(request, obj), means_level=means)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            request_update_draft(
+                actor=_actor(request, obj),
+                request=obj,
+                wants_manager=data["wants_manager"],
+                manager_level=data["manager_level"],
+            )
+            return HttpResponseRedirect(_next_step(obj, "manager"))
+    elif request.method == "POST":
+        return HttpResponseRedirect(_next_step(obj, "manager"))
+    context = {
+        "form": form,
+        "alone": alone,
+        "level": request_level(obj),
+        "organisation_name": obj.kvk_extract.get("name", obj.kvk),
+        "back_url": reverse("requests:mandates", args=[obj.pk]),
+    }
+    return _page(request, "manager.html", obj, "manager", context, status=400 if form and form.errors else 200)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Step 4: the representatives who sign
+
+
+def _chosen_signers(request: HttpRequest, obj: Request) -> list[dict[str, str]]:
+    """The representatives chosen for this request: as saved in this session, else those of its last submission."""
+    saved = request.session.get(SIGNERS, {}).get(str(obj.pk))
+    if saved is not None:
+        return saved
+    return [
+        {"name": s.functionary_name, "date_of_birth": s.date_of_birth.isoformat(), "email": s.email}
+        for s in obj.signers.filter(superseded_at__isnull=True, declined_at__isnull=True)
+    ]
+
+
+def _remember_signers(request: HttpRequest, obj: Request, chosen: list[dict[str, str]]) -> None:
+    stored = dict(request.session.get(SIGNERS, {}))
+    stored[str(obj.pk)] = chosen
+    request.session[SIGNERS] = stored
+
+
+@never_cache
+def representatives_step(request: HttpRequest, pk: int) -> HttpResponse:
+    """Step 4: choose among the KvK functionaries who sign, each with their e-mail address."""
+    obj, back = _editable(request, pk)
+    if back:
+        return back
+    if not _needs_representatives(obj):
+        return redirect("requests:review", pk=obj.pk)
+    reps = representatives(obj)
+    level = request_level(obj)
+    initial: dict[str, Any] = {}
+    for saved in _chosen_signers(request, obj):
+        for index, rep in enumerate(reps):
+            if rep.name == saved["name"] and rep.date_of_birth.isoformat() == saved["date_of_birth"]:
+                initial[f"sign_{index}"] = True
+                initial[f"email_{index}"] = saved["email"]
+    form = forms.RepresentativesForm(request.POST or None, initial=initial, representatives=reps, level=level)
+    if request.method == "POST" and form.is_valid():
+        chosen = [
+            {"name": rep.name, "date_of_birth": rep.date_of_birth.isoformat(), "email": email}
+            for rep, email in form.cleaned_data["chosen"]
+        ]
+        _remember_signers(request, obj, chosen)
+        return redirect("requests:review", pk=obj.pk)
+    context = {
+        "form": form,
+        "rows": form.bound_rows(),
+        "rule": _signature_rule(obj),
+        "level": level,
+        "none_listed": not reps,
+    }
+    return _page(request, "representatives.html", obj, "representatives", context, status=400 if form.errors else 200)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Step 5: review and submit
+
+
+def _step_errors(obj: Request, error: ValidationError) -> list[dict[str, str]]:
+    """A refused submission's errors, each with the step where it is put right."""
+    found = []
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            step = FIELD_STEP.get(field, "review")
+            if step == "representatives" and not _needs_representatives(obj):
+                step = "organisation"
+            for item in errors:
+                found.append(
+                    {
+                        "message": " ".join(item.messages),
+                        "url": reverse(f"requests:{step}", args=[obj.pk]),
+                        "step": str(STEP_LABELS[step]),
+                    }
+                )
+    else:
+        found = [{"message": message, "url": "", "step": ""} for message in error.messages]
+    return found
+
+
+def _manager_level(obj: Request) -> Level | None:
+    return Level(obj.manager_level) if obj.wants_manager and obj.manager_level else None
+
+
+def _signer_wishes(request: HttpRequest, obj: Request) -> list[SignerWish]:
+    return [
+        SignerWish(name=item["name"], date_of_birth=dt.date.fromisoformat(item["date_of_birth"]), email=item["email"])
+        for item in _chosen_signers(request, obj)
+    ]
+
+
+@never_cache
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    """Step 5: everything in plain words, each part with a link back to its step; then submit."""
+    obj, back = _editable(request, pk)
+    if back:
+        return back
+    errors: list[dict[str, str]] = []
+    note = ""
+    if request.method == "POST":
+        note = request.POST.get("note", "").strip()[:2000]
+        try:
+            links = request_submit(
+                actor=_actor(request, obj),
+                request=obj,
+                signers=[] if applicant_alone_authorized(obj) else _signer_wishes(request, obj),
+                note=note,
+            )
+        except ValidationError as error:
+            errors = _step_errors(obj, error)
+        except PermissionDenied:
+            raise Http404 from None
+        else:
+            stored = dict(request.session.get(SIGNERS, {}))
+            stored.pop(str(obj.pk), None)
+            request.session[SIGNERS] = stored
+            names = [link.signer.functionary_name for link in links]
+            if names:
+                messages.success(
+                    request,
+                    _("Your request is submitted. We sent a signing link by e-mail to: %(names)s.")
+                    % {"names": _join(names)},
+                )
+            else:
+                messages.success(request, _("Your request is submitted."))
+            return redirect("requests:detail", pk=obj.pk)
+        obj.refresh_from_db()
+    alone = applicant_alone_authorized(obj)
+    context = {
+        "extract": _extract_view(obj),
+        "standing": _standing(obj),
+        "rows": grant_rows(obj, _means_level(request, obj)),
+        "chain": obj.kind == RequestKind.CHAIN_MANDATE,
+        "alone": alone,
+        "manager_level": request_level(obj) if alone else _manager_level(obj),
+        "signers": [] if alone else _chosen_signers(request, obj),
+        "rule": _signature_rule(obj),
+        "errors": errors,
+        "note": note,
+        "answering": obj.state == RequestState.MORE_INFORMATION_REQUESTED,
+    }
+    return _page(request, "review.html", obj, "review", context, status=400 if errors else 200)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# My requests
+
+
+@require_safe
+@never_cache
+@login_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    """My requests: each with its organisation, kind, state and dates."""
+    items = Request.objects.filter(applicant=request.user).prefetch_related("events")
+    return render(request, "requests/list.html", {"items": items})
+
+
+def _continue_url(obj: Request) -> str:
+    if obj.state == RequestState.DRAFT and not (obj.mandates.exists() or obj.chain_mandates.exists()):
+        return reverse("requests:mandates", args=[obj.pk])
+    return reverse("requests:review", args=[obj.pk])
+
+
+@require_safe
+@never_cache
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One of my requests: what it asks, its state and history, the signatures, and what I can do with it."""
+    if not request.user.is_authenticated and pk not in _applied(request):
+        return HttpResponseRedirect(f"{reverse('identity:login')}?{urlencode({'next': request.get_full_path()})}")
+    obj = _own(request, pk)
+    signers = list(obj.signers.filter(superseded_at__isnull=True))
+    context = {
+        "obj": obj,
+        "extract": _extract_view(obj),
+        "rows": grant_rows(obj),
+        "chain": obj.kind == RequestKind.CHAIN_MANDATE,
+        "manager_level": _manager_level(obj),
+        "signers": signers,
+        "events": obj.events.all(),
+        "editable": obj.state in EDITABLE,
+        "continue_url": _continue_url(obj) if obj.state in EDITABLE else "",
+        "can_withdraw": can_transition(obj, RequestState.WITHDRAWN),
+        "asked": obj.state == RequestState.MORE_INFORMATION_REQUESTED and obj.reason,
+        "first_application": obj.applicant_id is None,
+    }
+    return render(request, "requests/detail.html", context)
+
+
+@never_cache
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw one of my requests, after a confirmation; possible until staff decide."""
+    if not request.user.is_authenticated and pk not in _applied(request):
+        return HttpResponseRedirect(f"{reverse('identity:login')}?{urlencode({'next': request.get_full_path()})}")
+    obj = _own(request, pk)
+    if not can_transition(obj, RequestState.WITHDRAWN):
+        messages.error(
+            request,
+            _("A request that is “%(state)s” can no longer be withdrawn.") % {"state": RequestState(obj.state).label},
+        )
+        return redirect("requests:detail", pk=obj.pk)
+    if request.method == "POST":
+        try:
+            request_withdraw(actor=_actor(request, obj), request=obj, note=request.POST.get("note", "").strip()[:2000])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Your request is withdrawn."))
+        return redirect("requests:detail", pk=obj.pk)
+    return render(request, "requests/wizard/withdraw.html", {"obj": obj, "extract": _extract_view(obj)})
