@@ -214,6 +214,7 @@ def mail_signature_request(request: Request, signer: Signer, token: str) -> Outg
     with translation.override(request.language):
         grants = grants_in_words(request)
         manager = manager_in_words(request)
+        valid_until = _date(signer.token_expires_at)
     return _send(
         to=signer.email,
         request=request,
@@ -222,7 +223,7 @@ def mail_signature_request(request: Request, signer: Signer, token: str) -> Outg
         extra={
             "signer": signer,
             "url": signing_url(token),
-            "valid_until": _date(signer.token_expires_at),
+            "valid_until": valid_until,
             "grants": grants,
             "manager": manager,
         },
@@ -234,6 +235,7 @@ def mail_reminder(request: Request, signer: Signer, token: str) -> OutgoingMail:
     with translation.override(request.language):
         grants = grants_in_words(request)
         manager = manager_in_words(request)
+        valid_until = _date(signer.token_expires_at)
     return _send(
         to=signer.email,
         request=request,
@@ -242,7 +244,7 @@ def mail_reminder(request: Request, signer: Signer, token: str) -> OutgoingMail:
         extra={
             "signer": signer,
             "url": signing_url(token),
-            "valid_until": _date(signer.token_expires_at),
+            "valid_until": valid_until,
             "grants": grants,
             "manager": manager,
         },
