@@ -463,7 +463,7 @@ def _signer_for(token: str) -> Signer:
 
 
 def _check_identity_confirmed(signer: Signer) -> None:
-    """A signer answers only after confirming who they are with the mailed code (``signing.signer_identity_confirm``)."""
+    """A signer answers only after confirming who they are with the mailed code (``signer_identity_confirm``)."""
     if signer.identity_confirmed_at is None:
         raise fail(
             "code",
