@@ -229,8 +229,9 @@ def test_pages_have_no_inline_script_or_style(client: Client, catalogue: dict, p
 def test_stylesheet_is_served_from_our_own_origin(client: Client) -> None:
     page = parse(client.get("/").content)
 
-    assert page.stylesheets == ["/static/css/sleutelbos.css", "/static/css/identity.css"]
-    assert finders.find("css/sleutelbos.css"), "the stylesheet is not found by the staticfiles finders"
+    assert page.stylesheets == ["/static/css/sleutelbos.css", "/static/css/identity.css", "/static/css/portal.css"]
+    for stylesheet in page.stylesheets:
+        assert finders.find(stylesheet.removeprefix("/static/")), f"{stylesheet} is not found by staticfiles"
 
 
 def test_unknown_page_is_our_dutch_404(client: Client) -> None:

@@ -222,3 +222,23 @@ def test_i_see_only_my_own_mandates(english, bakery):
     assert "Geheim B.V." not in page
     assert "Kadaster" not in page
     assert f'data-mandate="{theirs.pk}"' not in response.content.decode()
+
+
+@pytest.mark.parametrize("size", [1, 15])
+def test_the_number_of_queries_does_not_grow_with_my_mandates(english, size, django_assert_max_num_queries):
+    person = factories.person(level=Level.EH3)
+    add_totp(person)
+    for _ in range(size):
+        organisation = factories.organisation()
+        provider = factories.provider()
+        factories.mandate(person, organisation, scope=Scope.of_providers(provider))
+        factories.mandate(person, organisation, scope=Scope.of_services(factories.definition(provider).uuid))
+        factories.chain_mandate(factories.organisation(), organisation, scope=Scope.of_providers(provider))
+    english.force_login(person)
+    english.get(URL)  # the session settles
+
+    with django_assert_max_num_queries(13):
+        response = english.get(URL)
+
+    assert response.content.decode().count("data-mandate=") == 2 * size
+    assert response.content.decode().count("data-chain-mandate=") == size
