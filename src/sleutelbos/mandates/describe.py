@@ -66,7 +66,7 @@ def service_labels(uuids: Iterable[UUID | str]) -> dict[UUID, str]:
     for uuid in wanted:
         definitions = found.get(uuid)
         if not definitions:
-            labels[uuid] = _("a service that is no longer in the catalogue (%(uuid)s)") % {"uuid": uuid}
+            labels[uuid] = _("service %(uuid)s (no longer in the catalogue)") % {"uuid": uuid}
             continue
         names = sorted({definition.name for definition in definitions}, key=str.casefold)
         providers = sorted({definition.provider.name for definition in definitions}, key=str.casefold)
