@@ -390,7 +390,7 @@ def new(request: HttpRequest) -> HttpResponse:
             initial["organisation"] = linked[0].kvk if len(linked) == 1 else ""
     elif wanted_kvk:
         initial["kvk"] = wanted_kvk
-    form = forms.OrganisationForm(request.POST or None, linked=linked, initial=initial)
+    form = forms.OrganisationForm(_posted(request), linked=linked, initial=initial)
     if request.method == "POST" and means is not None and form.is_valid():
         number = form.cleaned_data["kvk_number"]
         field = "organisation" if linked and form.cleaned_data.get("organisation") != forms.OTHER else "kvk"
@@ -431,7 +431,7 @@ def apply(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         query = request.GET.urlencode()
         return HttpResponseRedirect(reverse("requests:new") + (f"?{query}" if query else ""))
-    form = forms.ApplicationForm(request.POST or None, initial={"kvk": forms.digits(request.GET.get("kvk", ""))})
+    form = forms.ApplicationForm(_posted(request), initial={"kvk": forms.digits(request.GET.get("kvk", ""))})
     if request.method == "POST":
         address = throttle.client_address(request)
         email = request.POST.get("email", "")
@@ -519,6 +519,11 @@ def _save_wishes(request: HttpRequest, obj: Request, wishes: list, *, chain: boo
         request_update_draft(actor=_actor(request, obj), request=obj, chain_mandates=wishes)
     else:
         request_update_draft(actor=_actor(request, obj), request=obj, mandates=wishes)
+
+
+def _posted(request: HttpRequest) -> Any:
+    """The posted data for a form: also an empty POST binds it, so that it shows what is missing."""
+    return request.POST if request.method == "POST" else None
 
 
 def _int(value: Any) -> int | None:
@@ -715,7 +720,7 @@ def manager(request: HttpRequest, pk: int) -> HttpResponse:
     form = None
     if not alone:
         initial = {"wants_manager": obj.wants_manager, "manager_level": obj.manager_level}
-        form = forms.ManagerForm(request.POST or None, initial=initial, levels=_levels(request, obj), means_level=means)
+        form = forms.ManagerForm(_posted(request), initial=initial, levels=_levels(request, obj), means_level=means)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             request_update_draft(
@@ -774,7 +779,7 @@ def representatives_step(request: HttpRequest, pk: int) -> HttpResponse:
             if rep.name == saved["name"] and rep.date_of_birth.isoformat() == saved["date_of_birth"]:
                 initial[f"sign_{index}"] = True
                 initial[f"email_{index}"] = saved["email"]
-    form = forms.RepresentativesForm(request.POST or None, initial=initial, representatives=reps, level=level)
+    form = forms.RepresentativesForm(_posted(request), initial=initial, representatives=reps, level=level)
     if request.method == "POST" and form.is_valid():
         chosen = [
             {"name": rep.name, "date_of_birth": rep.date_of_birth.isoformat(), "email": email}

@@ -295,6 +295,7 @@ def _refused(
         "token": token,
         "service": service,
         "general": general,
+        "level": Level(pending.level).label,
         "rows": [
             {
                 "organisation": row.organisation,
