@@ -53,9 +53,12 @@ def catalogue() -> Catalogue:
     return Catalogue(kadaster, belastingen, mijn_kadaster, aangifte)
 
 
-def person(name: str, *, born: dt.date | None, level: Level = Level.EH3, email: str | None = None) -> Person:
-    kind = evidence_kind_for(level)
-    evidence = EvidenceDetails(kind=kind, document_type=DocumentType.PASSPORT if kind in DOCUMENT_KINDS else "")
+def person(name: str, *, born: dt.date | None, level: Level | None = Level.EH3, email: str | None = None) -> Person:
+    """A person with a means at ``level`` (none without it), on the least evidence that supports it."""
+    evidence = None
+    if level is not None:
+        kind = evidence_kind_for(level)
+        evidence = EvidenceDetails(kind=kind, document_type=DocumentType.PASSPORT if kind in DOCUMENT_KINDS else "")
     return person_create(
         actor=SYSTEM,
         name=name,
@@ -314,7 +317,8 @@ def test_mandate_errors_name_what_to_do(client, jan, catalogue):
     bad_branch = client.post(url, {"action": "save", "scope": "all", "level": 30, "years": 1, "branch_number": "1"})
     assert "Choose one of the organisation's branches, or no restriction." in text(bad_branch)
     bad_years = client.post(url, {"action": "save", "scope": "all", "level": 30, "years": 2})
-    assert "Select a valid choice" in text(bad_years) or bad_years.status_code == 400
+    assert bad_years.status_code == 400
+    assert "Choose how long the mandate is valid: 1, 3 or 5 years." in text(bad_years)
     assert not obj.mandates.exists()
 
 
@@ -660,3 +664,12 @@ def test_the_portal_and_the_account_page_link_to_the_wizard(client, jan):
         assert f'href="{reverse("requests:new")}" data-request-link' in body, url
     client.logout()
     assert f'href="{reverse("requests:apply")}"' in client.get(reverse("home")).content.decode()
+
+
+def test_without_an_active_means_nothing_can_be_requested(client):
+    nobody = person("Zonder Middel", born=None, level=None)
+    english(client).force_login(nobody)
+    page = client.get(reverse("requests:new"))
+    assert "You have no active eHerkenning means, so you cannot request mandates now." in text(page)
+    client.post(reverse("requests:new"), {"organisation": "other", "kvk": BAKERY, "kind": "mandates"})
+    assert not Request.objects.exists()

@@ -155,7 +155,10 @@ class MandateForm(forms.Form):
             (ScopeKind.PROVIDERS, _("All services of the service providers I choose, also services they add later")),
             (ScopeKind.SERVICES, _("Only the services I choose")),
         ],
-        error_messages={"required": _("Choose which services the mandate is for.")},
+        error_messages={
+            "required": _("Choose which services the mandate is for."),
+            "invalid_choice": _("Choose which services the mandate is for: one of the three kinds."),
+        },
     )
     providers = forms.MultipleChoiceField(label=_("Service providers"), required=False)
     services = forms.MultipleChoiceField(label=_("Services"), required=False)
@@ -166,7 +169,10 @@ class MandateForm(forms.Form):
         choices=Years.choices,
         coerce=int,
         initial=Years.ONE,
-        error_messages={"required": _("Choose how long the mandate is valid: 1, 3 or 5 years.")},
+        error_messages={
+            "required": _("Choose how long the mandate is valid: 1, 3 or 5 years."),
+            "invalid_choice": _("Choose how long the mandate is valid: 1, 3 or 5 years."),
+        },
     )
     branch_number = forms.ChoiceField(
         label=_("Branch"),
