@@ -144,6 +144,22 @@ def test_a_refused_service_links_to_exactly_the_missing_mandate(english, world):
     assert request_links(response, world["map"]) == []
 
 
+def test_the_request_wizard_takes_the_link_as_it_is(english, world):
+    english.force_login(world["person"])
+    page = english.get(URL).content.decode()
+    start = page.index(f'<tr data-service="{world["vat"].uuid}"')
+    href = html.unescape(re.search(r'<a href="([^"]+)" data-request-mandate>', page[start:]).group(1))
+
+    wizard = english.get(href)
+
+    assert wizard.status_code == 200
+    form = wizard.content.decode()
+    assert 'name="provider" value="00000009900000001000"' in form
+    assert f'name="service" value="{world["vat"].uuid}"' in form
+    assert 'name="level" value="EH3"' in form
+    assert re.search(r'<input type="radio" name="organisation" value="45678901"[^>]* checked>', form)
+
+
 def test_no_request_link_where_the_means_stands_in_the_way(english, world):
     english.force_login(world["person"])
 

@@ -8,15 +8,13 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
 from sleutelbos.portal import selectors
 from sleutelbos.portal.forms import LoginCheckForm
-
-#: The request wizard (requests app). It pre-fills a request for one mandate from these query parameters.
-REQUEST_WIZARD_PATH = "/requests/new/"
 
 
 @require_safe
@@ -49,14 +47,14 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 def request_url(missing: selectors.MissingMandate) -> str:
-    """The request wizard, pre-filled with exactly the missing mandate."""
+    """The request wizard (requests app), pre-filled with exactly the missing mandate."""
     query = {
         "kvk": missing.kvk,
         "provider": missing.provider_oin,
         "service": missing.service_uuid,
         "level": missing.level.label,
     }
-    return f"{REQUEST_WIZARD_PATH}?{urlencode(query)}"
+    return f"{reverse('requests:new')}?{urlencode(query)}"
 
 
 @never_cache
