@@ -182,9 +182,13 @@ def test_the_chain_mandates_i_act_under(english):
     factories.mandate(person, accountants)
     tax = factories.provider(name="Belastingdienst")
     factories.chain_mandate(client_org, accountants, scope=Scope.of_providers(tax), level=Level.EH3)
+    factories.chain_mandate(factories.organisation(name="Aannemer Bouw B.V."), accountants)
     english.force_login(person)
 
     page = text(english.get(URL))
+
+    # Clients in alphabetical order.
+    assert page.index("client Aannemer Bouw B.V.") < page.index("client Stichting Buurthuis")
 
     assert "Clients I can act for as an employee of Van Dijk & Partners" in page
     assert (

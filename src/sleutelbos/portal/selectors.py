@@ -80,9 +80,16 @@ _STATE_ORDER = {
 
 
 def _lines(grants: list[Mandate] | list[ChainMandate], at: dt.datetime) -> list[GrantLine]:
+    """The grants with their phrase and validity: current ones first, then by client (chain mandates) and end."""
     scopes = describe_grants(grants)
     lines = [GrantLine(grant, scopes[grant.pk], describe_validity(grant, at)) for grant in grants]
-    lines.sort(key=lambda line: (_STATE_ORDER[line.validity.state], line.grant.valid_until))
+    lines.sort(
+        key=lambda line: (
+            _STATE_ORDER[line.validity.state],
+            line.grant.client.name.casefold() if isinstance(line.grant, ChainMandate) else "",
+            line.grant.valid_until,
+        )
+    )
     return lines
 
 
@@ -102,9 +109,9 @@ def overview_for(person: Person, *, at: dt.datetime | None = None) -> Overview:
         organisations[line.grant.organisation_id].mandates.append(line)
     # A chain mandate serves me only through my own mandate from the intermediary, so only those are shown.
     chains = list(
-        ChainMandate.objects.filter(intermediary_id__in={mandate.organisation_id for mandate in mandates})
-        .select_related("client")
-        .order_by("client__name", "pk")
+        ChainMandate.objects.filter(
+            intermediary_id__in={mandate.organisation_id for mandate in mandates}
+        ).select_related("client")
     )
     for line in _lines(chains, at):
         organisations[line.grant.intermediary_id].chain_mandates.append(line)
