@@ -24,7 +24,11 @@ from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
 from sleutelbos.identity.models import Means, MeansStatus, Person
 from sleutelbos.mandates.models import ChainMandate, Mandate
+from sleutelbos.mandates.services import Scope
+from sleutelbos.organisations.kvk import lookup as kvk_lookup
 from sleutelbos.organisations.models import Membership, Organisation
+from sleutelbos.requests.models import RequestKind
+from sleutelbos.requests.services import MandateWish, request_create_draft
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 
@@ -50,6 +54,14 @@ def world() -> None:
     Group.objects.create(name="Verificatie")
     sp_register_from_metadata(
         actor=SYSTEM, data=Path("tests/saml/fixtures/metadata/dv-eherkenning.xml").read_bytes(), provider=None
+    )
+    request_create_draft(
+        actor=SYSTEM,
+        kind=RequestKind.FIRST_APPLICATION,
+        applicant_name="Ruud Vermeulen",
+        applicant_email="ruud@fietsenmakerij.example",
+        extract=kvk_lookup("94567890"),
+        mandates=[MandateWish(scope=Scope.all(), level=Level.EH2)],
     )
 
 
