@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "sleutelbos.security.ContentSecurityPolicyMiddleware",
+    # SOAP from service providers' servers: answered here, without session, person, CSRF or language.
+    "sleutelbos.saml.middleware.ArtifactResolutionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

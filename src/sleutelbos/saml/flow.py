@@ -111,6 +111,8 @@ class Intake:
     error: tuple[str, str, str] | None = None  # (top, sub, message)
     #: The DV's entity as read for this request (to deliver the answer without reading it again).
     entity: Any = None
+    #: The service instance asked for (None for the provider's portal), as read for this request.
+    service: ServiceInstance | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -220,11 +222,11 @@ def _accept(
         level=0,
         force=bool(request.force_authn),
     )
-    unsupported = _level_and_service(pending, entity, request)
+    unsupported, service = _level_and_service(pending, entity, request)
     if unsupported is not None:
         logger.info("SAML request %s from %s unsupported: %s", request.id, entity.entity_id, unsupported)
         return Intake(pending, (STATUS_REQUESTER, STATUS_REQUEST_UNSUPPORTED, unsupported), entity)
-    return Intake(pending, entity=entity)
+    return Intake(pending, entity=entity, service=service)
 
 
 def _acs(entity: Any, request: Any) -> AssertionConsumerService:
@@ -248,39 +250,46 @@ def _acs(entity: Any, request: Any) -> AssertionConsumerService:
     return acs
 
 
-def _level_and_service(pending: PendingLogin, entity: Any, request: Any) -> str | None:
-    """Fill in the level of the login; the reason (for the DV) when the broker cannot serve the request."""
-    if entity.provider is None:
-        return "the service provider is not linked to the catalogue"
+def _level_and_service(pending: PendingLogin, entity: Any, request: Any) -> tuple[str | None, ServiceInstance | None]:
+    """Fill in the level of the login; the reason (for the DV) when the broker cannot serve the request, and the
+    service instance asked for (None for the portal)."""
+    if entity.provider_id is None:
+        return "the service provider is not linked to the catalogue", None
     if request.is_passive:
-        return "IsPassive is not supported: the person must choose whom to represent"
+        return "IsPassive is not supported: the person must choose whom to represent", None
     if selectors.encryption_certificate(entity) is None:
-        return "the service provider has no encryption certificate for the identifiers"
+        return "the service provider has no encryption certificate for the identifiers", None
+    instance = None
     if pending.is_portal:
-        catalogue = selectors.portal_level(entity.provider)
+        catalogue = selectors.portal_level(entity.provider_id)
         if catalogue is None:
-            return "the service provider has no services in the catalogue"
+            return "the service provider has no services in the catalogue", None
     else:
-        instance = selectors.service_instance(entity.provider, pending.service_index)
+        instance = selectors.service_instance(entity.provider_id, pending.service_index)
         if instance is None:
-            return f"AttributeConsumingServiceIndex {pending.service_index} is not in the catalogue"
+            return f"AttributeConsumingServiceIndex {pending.service_index} is not in the catalogue", None
         catalogue = Level(instance.definition.level)
     level = catalogue
     if request.requested_levels:
         try:
             asked = min(Level.parse(uri) for uri in request.requested_levels)
         except ValueError:
-            return "RequestedAuthnContext names an unknown level"
+            return "RequestedAuthnContext names an unknown level", None
         if asked > catalogue and not pending.is_portal:
             # AS: a login may ask a lower level than the catalogue's, never a higher one.
-            return f"level {asked.label} is above the catalogue's {catalogue.label}"
+            return f"level {asked.label} is above the catalogue's {catalogue.label}", None
         level = asked
     pending.level = int(level)
-    return None
+    return None, instance
 
 
 # --------------------------------------------------------------------------------------------------------------------
 # The pending login in the session
+
+
+def new_token() -> str:
+    """A new random token for a login: its name in the continue URL, and the SessionIndex of its assertion."""
+    return secrets.token_urlsafe(24)
 
 
 def pending_store(session: SessionBase, pending: PendingLogin) -> str:
@@ -288,7 +297,7 @@ def pending_store(session: SessionBase, pending: PendingLogin) -> str:
     logins = _pending_all(session)
     while len(logins) >= MAX_PENDING:
         del logins[min(logins, key=lambda token: logins[token]["created"])]
-    token = secrets.token_urlsafe(24)
+    token = new_token()
     logins[token] = asdict(pending)
     session[SESSION_KEY] = logins
     return token
@@ -385,14 +394,13 @@ def answer_allowed(
 ) -> etree._Element:
     """The signed Response with its assertion for the DV, identifiers encrypted for its certificate.
 
-    ``entity`` is the DV's entity (with its certificates) as read earlier in the request; it is only checked to be
-    still registered. Without it, the entity is read by the pending login's entity ID.
+    ``entity`` is the DV's entity (with its certificates) as read earlier in the request; without it, the entity is
+    read by the pending login's entity ID. Whether it is still registered when the answer leaves is checked by
+    :func:`deliver`.
     """
     config = idp_config()
     if entity is None:
         entity = selectors.entity_by_issuer(pending.entity_id)
-    elif not selectors.entity_exists(entity):
-        entity = None
     if entity is None:
         raise Refused("the service provider was removed during the login")
     return messages.build_response(
@@ -446,8 +454,12 @@ def deliver(*, pending: PendingLogin, response: etree._Element, now: dt.datetime
     that only takes HTTP-POST, the signed Response itself. RelayState is echoed only here, to the registered ACS.
 
     ``entity`` is the DV's entity as already read in this request; without it, it is read by the pending login's
-    entity ID."""
+    entity ID. An entity removed meanwhile gets nothing (:class:`Refused`)."""
+    if entity is None:
+        entity = selectors.entity_by_issuer(pending.entity_id)
     if pending.acs_binding == AcsBinding.POST:
+        if entity is None or not selectors.entity_exists(entity):
+            raise Refused("the service provider was removed during the login")
         if not any(child.tag == qname(signatures.DS, "Signature") for child in response):
             config = idp_config()
             signatures.sign(response, config.key_pem, config.cert_pem)
@@ -455,11 +467,9 @@ def deliver(*, pending: PendingLogin, response: etree._Element, now: dt.datetime
         if pending.relay_state is not None:
             fields["RelayState"] = pending.relay_state
         return Delivery(pending.acs_url, fields)
-    if entity is None:
-        entity = selectors.entity_by_issuer(pending.entity_id)
-    if entity is None:
+    artifact = services.artifact_store(entity=entity, response=response, now=now) if entity is not None else None
+    if artifact is None:
         raise Refused("the service provider was removed during the login")
-    artifact = services.artifact_store(entity=entity, response=response, now=now)
     parameters = {"SAMLart": artifact}
     if pending.relay_state is not None:
         parameters["RelayState"] = pending.relay_state

@@ -7,8 +7,11 @@ candidates the login page offers and the decisions the refusal page explains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch
 
 from sleutelbos.catalogue.levels import Level
@@ -19,24 +22,58 @@ from sleutelbos.mandates.models import ChainMandate, Mandate
 from sleutelbos.organisations.models import Organisation
 from sleutelbos.saml.models import AssertionConsumerService, CertificateUse, ServiceProviderEntity, SpCertificate
 
+#: The registered entities as last read, by entity ID, in this process: an entity with its certificates and
+#: endpoints is read in full only when it changed (its ``updated_at``, which every registration moves).
+_entities: dict[str, tuple[tuple[Any, ...], ServiceProviderEntity]] = {}
+_entities_lock = threading.Lock()
+_ENTITIES_KEPT = 256
+# The version check runs on every SAML request: plain SQL, without the ORM's work of building the query.
+_ENTITY_VERSION_SQL = (
+    'SELECT "id", "updated_at" FROM "saml_serviceproviderentity" WHERE "entity_id" = %s'  # SQLite and PostgreSQL
+)
 
-def entity_by_issuer(issuer: str, *, with_acs: bool = False) -> ServiceProviderEntity | None:
-    """The registered service provider entity with this entity ID, or None: with its provider and its certificates
-    loaded, and with ``with_acs`` its AssertionConsumerServices (by index) as well, so that a request reads the
-    entity once."""
-    lookups: list[str | Prefetch] = [
-        Prefetch("certificates", queryset=SpCertificate.objects.order_by("use", "not_after"))
-    ]
-    if with_acs:
-        lookups.append(
-            Prefetch("assertion_consumer_services", queryset=AssertionConsumerService.objects.order_by("index"))
+
+def entity_by_issuer(issuer: str, *, with_acs: bool = True) -> ServiceProviderEntity | None:
+    """The registered service provider entity with this entity ID, or None, with its certificates and its
+    AssertionConsumerServices (by index) loaded, so that a request reads the entity once.
+
+    Every call asks the database whether the entity is registered and when it last changed (one small query); only
+    a changed or new entity is read in full, so a removed entity or a withdrawn certificate counts at once. The
+    entity returned may be shared between requests: read it, never change it. (``with_acs`` is accepted for
+    callers that ask for the endpoints; they are always loaded.)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_ENTITY_VERSION_SQL, [issuer])
+        current = cursor.fetchone()
+    if current is None:
+        return None
+    known = _entities.get(issuer)
+    if known is not None and known[0] == current:
+        return known[1]
+    entity = (
+        ServiceProviderEntity.objects.defer("metadata_xml")
+        .prefetch_related(
+            Prefetch("certificates", queryset=SpCertificate.objects.order_by("use", "not_after")),
+            Prefetch("assertion_consumer_services", queryset=AssertionConsumerService.objects.order_by("index")),
         )
-    return (
-        ServiceProviderEntity.objects.select_related("provider")
-        .prefetch_related(*lookups)
-        .filter(entity_id=issuer)
+        .filter(pk=current[0])
         .first()
     )
+    if entity is not None:
+        with _entities_lock:
+            if len(_entities) >= _ENTITIES_KEPT:
+                _entities.clear()
+            _entities[issuer] = (current, entity)
+    return entity
+
+
+def entity_forget(entity_id: str | None = None) -> None:
+    """Drop this process's copy of an entity (all of them without ``entity_id``); the next read is a full one."""
+    with _entities_lock:
+        if entity_id is None:
+            _entities.clear()
+        else:
+            _entities.pop(entity_id, None)
 
 
 def entity_exists(entity: ServiceProviderEntity) -> bool:
@@ -87,18 +124,20 @@ def default_acs(entity: ServiceProviderEntity) -> AssertionConsumerService | Non
     return next((acs for acs in services if acs.is_default), services[0] if services else None)
 
 
-def service_instance(provider: ServiceProvider, index: int) -> ServiceInstance | None:
+def service_instance(provider: ServiceProvider | int, index: int) -> ServiceInstance | None:
     """The provider's service instance with this AttributeConsumingServiceIndex (1 and up), or None."""
-    instances = ServiceInstance.objects.select_related("definition", "provider")
-    return instances.filter(provider=provider, index=index).first()
+    instances = ServiceInstance.objects.select_related(
+        "definition", "provider"
+    ).order_by()  # (provider, index) is unique
+    return next(iter(instances.filter(provider=provider, index=index)[:1]), None)
 
 
-def portal_instances(provider: ServiceProvider) -> list[ServiceInstance]:
+def portal_instances(provider: ServiceProvider | int) -> list[ServiceInstance]:
     """Every service instance of the provider: what its portal (index 0) may offer."""
     return list(ServiceInstance.objects.select_related("definition", "provider").filter(provider=provider))
 
 
-def portal_level(provider: ServiceProvider) -> Level | None:
+def portal_level(provider: ServiceProvider | int) -> Level | None:
     """The lowest level among the provider's services: a portal login asks at least that much (None: no services)."""
     levels = [instance.definition.level for instance in portal_instances(provider)]
     return Level(min(levels)) if levels else None
@@ -113,6 +152,9 @@ class Option:
     branch: str | None = None
     #: For a portal login: the services the person may use this way.
     services: tuple[ServiceInstance, ...] = ()
+    #: The decision that offered this option, when it is the decision for exactly this option (not for a branch
+    #: the person may choose under an unrestricted mandate, which is decided when chosen).
+    decision: Decision | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -127,14 +169,21 @@ def options_for_service(person: Person, service: ServiceInstance, level: Level) 
     for representation in organisations_for(person, service, level):
         intermediary = representation.intermediary
         if representation.restricted_to_branch:
-            options.append(Option(representation.organisation, intermediary, representation.decision.branch))
+            options.append(
+                Option(
+                    representation.organisation,
+                    intermediary,
+                    representation.decision.branch,
+                    decision=representation.decision,
+                )
+            )
             continue
-        options.append(Option(representation.organisation, intermediary))
+        options.append(Option(representation.organisation, intermediary, decision=representation.decision))
         options.extend(Option(representation.organisation, intermediary, number) for number in representation.branches)
     return options
 
 
-def options_for_portal(person: Person, provider: ServiceProvider, level: Level) -> list[Option]:
+def options_for_portal(person: Person, provider: ServiceProvider | int, level: Level) -> list[Option]:
     """The organisations the person may represent at the provider's portal, each with the services it gives.
 
     A portal login is never branch-restricted; services needing more than ``level`` (the level the login reached)

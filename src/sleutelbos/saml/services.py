@@ -12,6 +12,7 @@ log. :func:`saml_cleanup` removes what no longer needs keeping.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import urllib.error
@@ -21,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -290,34 +291,86 @@ def sp_register_from_url(*, actor: Actor, url: str, provider: ServiceProvider | 
 # outcome of each login is (login_record_*), and so is every clean-up.
 
 
+def _sql(sql: str, params: list[Any]) -> tuple[int, list[tuple[Any, ...]]]:
+    """Run one statement; its row count and the rows it returns. One statement is atomic by itself, so these
+    bookkeeping writes need no transaction of their own (inside a caller's transaction they take part in it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.rowcount, rows
+
+
+@functools.cache
+def _statements(vendor: str) -> dict[str, str]:
+    """The bookkeeping statements in the database's quoting (SQLite and PostgreSQL share the syntax). Only table and
+    column names from the models' metadata are put into the text; every value is a parameter."""
+    quote = connection.ops.quote_name
+
+    def table(model: type[models.Model]) -> str:
+        return quote(model._meta.db_table)
+
+    def column(model: type[models.Model], name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    m, a, e = SeenMessageId, ArtifactRecord, ServiceProviderEntity
+    seen = f"{column(m, 'issuer')}, {column(m, 'message_id')}"
+    stored = ", ".join(column(a, name) for name in ("message_handle", "entity", "response_xml", "created_at"))
+    return {
+        "remember": (
+            f"INSERT INTO {table(m)} ({seen}, {column(m, 'seen_at')}) VALUES (%s, %s, %s) "  # noqa: S608 (names only)
+            f"ON CONFLICT ({seen}) DO NOTHING"
+        ),
+        "store": (
+            f"INSERT INTO {table(a)} ({stored}, {column(a, 'expires_at')}) "  # noqa: S608 (names only)
+            f"SELECT %s, {column(e, 'id')}, %s, %s, %s FROM {table(e)} WHERE {column(e, 'id')} = %s"
+        ),
+        "claim": (
+            f"UPDATE {table(a)} SET {column(a, 'resolved_at')} = %s "  # noqa: S608 (names only)
+            f"WHERE {column(a, 'message_handle')} = %s AND {column(a, 'entity')} = %s "
+            f"AND {column(a, 'resolved_at')} IS NULL AND {column(a, 'expires_at')} > %s "
+            f"RETURNING {column(a, 'response_xml')}"
+        ),
+    }
+
+
+def _moment(value: dt.datetime) -> Any:
+    """A datetime as the database stores it (SQLite: naive UTC text), for a parameter of raw SQL."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def message_id_remember(*, issuer: str, message_id: str, now: dt.datetime) -> bool:
-    """Record a message ID of ``issuer``; False when it was seen before (a replay). IDs are kept 12 months."""
-    try:
-        with transaction.atomic():
-            SeenMessageId.objects.create(issuer=issuer, message_id=message_id[:256], seen_at=now)
-    except IntegrityError:
-        return False
-    return True
+    """Record a message ID of ``issuer``; False when it was seen before (a replay). IDs are kept 12 months.
+
+    One ``INSERT … ON CONFLICT DO NOTHING`` against the unique (issuer, message ID) constraint: of two requests with
+    the same ID, however concurrent, exactly one inserts the row."""
+    count, _rows = _sql(_statements(connection.vendor)["remember"], [issuer, message_id[:256], _moment(now)])
+    return count == 1
 
 
-@transaction.atomic
-def artifact_store(*, entity: ServiceProviderEntity, response: etree._Element, now: dt.datetime) -> str:
-    """Keep the Response for ``entity`` under a new type 0x0004 artifact; returns the artifact's text."""
+def artifact_store(*, entity: ServiceProviderEntity, response: etree._Element, now: dt.datetime) -> str | None:
+    """Keep the Response for ``entity`` under a new type 0x0004 artifact; returns the artifact's text, or None when
+    the entity is no longer registered (removed during the login: it gets nothing).
+
+    One ``INSERT … SELECT`` from the entity's row stores the response only while the entity exists."""
     artifact = artifacts.make_artifact(idp_config().entity_id, ARTIFACT_ENDPOINT_INDEX)
-    ArtifactRecord.objects.create(
-        message_handle=artifacts.parse_artifact(artifact).message_handle.hex(),
-        entity=entity,
-        response_xml=xml.tostring(response).decode("utf-8"),
-        expires_at=now + ARTIFACT_LIFETIME,
+    count, _rows = _sql(
+        _statements(connection.vendor)["store"],
+        [
+            artifacts.parse_artifact(artifact).message_handle.hex(),
+            xml.tostring(response).decode("utf-8"),
+            _moment(now),
+            _moment(now + ARTIFACT_LIFETIME),
+            entity.pk,
+        ],
     )
-    return artifact
+    return artifact if count == 1 else None
 
 
 def artifact_resolve(
     *, issuer: str, artifact: str, now: dt.datetime, entity: ServiceProviderEntity | None = None
 ) -> etree._Element | None:
     """The Response stored under ``artifact`` for ``issuer``, once: a second resolve, an expired or unknown artifact,
-    or another entity's artifact give None. Marking it resolved is one conditional UPDATE, so two concurrent
+    or another entity's artifact give None. Claiming it is one conditional ``UPDATE … RETURNING``, so two concurrent
     resolves can never both receive it. ``entity`` is the issuer's entity when the caller already read it."""
     try:
         parsed = artifacts.parse_artifact(artifact)
@@ -327,23 +380,41 @@ def artifact_resolve(
     if parsed.source_id != artifacts.source_id(idp_config().entity_id):
         logger.warning("ArtifactResolve from %s names another source", issuer)
         return None
-    handle = parsed.message_handle.hex()
     if entity is None or entity.entity_id != issuer:
         entity = selectors.entity_by_issuer(issuer)
     if entity is None:
         return None
-    with transaction.atomic():
-        # Conditions on this table only: an UPDATE through a join becomes ``WHERE id IN (subquery)``, which
-        # PostgreSQL does not re-check after waiting for a concurrent resolve's row lock, so both would succeed.
-        claimed = ArtifactRecord.objects.filter(
-            message_handle=handle, entity_id=entity.pk, resolved_at__isnull=True, expires_at__gt=now
-        ).update(resolved_at=now)
-        if not claimed:
-            logger.warning("ArtifactResolve from %s: artifact unknown, expired, used or not theirs", issuer)
-            return None
-        stored = ArtifactRecord.objects.values_list("response_xml", flat=True).get(message_handle=handle)
+    # Conditions on this table only: an UPDATE through a join becomes ``WHERE id IN (subquery)``, which PostgreSQL
+    # does not re-check after waiting for a concurrent resolve's row lock, so both would succeed.
+    a = ArtifactRecord
+    if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35 has no RETURNING
+        with transaction.atomic():
+            claimed = a.objects.filter(
+                message_handle=parsed.message_handle.hex(),
+                entity_id=entity.pk,
+                resolved_at__isnull=True,
+                expires_at__gt=now,
+            ).update(resolved_at=now)
+            rows = (
+                list(a.objects.filter(message_handle=parsed.message_handle.hex()).values_list("response_xml"))
+                if claimed
+                else []
+            )
+        return _resolved(issuer, rows)
+    _count, rows = _sql(
+        _statements(connection.vendor)["claim"],
+        [_moment(now), parsed.message_handle.hex(), entity.pk, _moment(now)],
+    )
+    return _resolved(issuer, rows)
+
+
+def _resolved(issuer: str, rows: list[tuple[Any, ...]]) -> etree._Element | None:
+    if not rows:
+        logger.warning("ArtifactResolve from %s: artifact unknown, expired, used or not theirs", issuer)
+        return None
+    stored = rows[0][0].encode("utf-8")
     # Our own document, but parsed as strictly as anything else.
-    return xml.parse(stored.encode("utf-8"), max_bytes=len(stored.encode("utf-8")) + 1)
+    return xml.parse(stored, max_bytes=len(stored) + 1)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -115,8 +115,30 @@ def sso(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         state = signing.dumps(asdict(intake.pending), salt=_RESUME_SALT, compress=True)
         return HttpResponseRedirect(f"{reverse('saml:sso-resume')}?state={state}", status=303)
+    answered = _answer_at_once(request, intake, now=now)
+    if answered is not None:
+        return answered
     token = flow.pending_store(request.session, intake.pending)
     return HttpResponseRedirect(reverse("saml:continue", args=[token]))
+
+
+def _answer_at_once(request: HttpRequest, intake: flow.Intake, *, now: dt.datetime) -> HttpResponse | None:
+    """The answer to a request received by Redirect when there is nothing to ask: the session already holds the
+    level (and ForceAuthn is not asked) and the person may log in one way only. None when the person must authenticate,
+    choose or read why not: then the login continues on its own page (:func:`login_continue`), which decides anew.
+    """
+    pending, entity = intake.pending, intake.entity
+    if pending.force or not request.user.is_authenticated:
+        return None
+    reached = session_level(request)
+    if reached is None or reached < Level(pending.level) or entity.provider_id is None:
+        return None
+    found = _options(request.user, entity, pending, reached, service=intake.service)
+    if found is None or len(found[1]) != 1:
+        return None
+    service, (chosen,) = found
+    pending.person = request.user.pk
+    return _answer(request, flow.new_token(), pending, entity, service, chosen, reached, now=now)
 
 
 @require_safe
@@ -169,19 +191,13 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
     person: Person = request.user
     reached = session_level(request)
     entity = selectors.entity_by_issuer(pending.entity_id)
-    if entity is None or entity.provider is None or reached is None:
+    found = None
+    if entity is not None and entity.provider_id is not None and reached is not None:
+        found = _options(person, entity, pending, reached)
+    if found is None:
         flow.pending_drop(request.session, token)
         return _error_page(request, expired=True)
-    provider = entity.provider
-    service = None
-    if pending.is_portal:
-        options = selectors.options_for_portal(person, provider, reached)
-    else:
-        service = selectors.service_instance(provider, pending.service_index)
-        if service is None:
-            flow.pending_drop(request.session, token)
-            return _error_page(request, expired=True)
-        options = selectors.options_for_service(person, service, Level(pending.level))
+    service, options = found
     if not options:
         return _refused(request, token, pending, person, service)
 
@@ -196,19 +212,56 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
     if chosen is None:
         context = {"token": token, "options": options, "error": error, "entity": entity, "service": service}
         return render(request, "saml/choose.html", context, status=400 if error else 200)
+    return _answer(request, token, pending, entity, service, chosen, reached, now=now)
 
+
+def _options(
+    person: Person,
+    entity: ServiceProviderEntity,
+    pending: flow.PendingLogin,
+    reached: Level,
+    *,
+    service: ServiceInstance | None = None,
+) -> tuple[ServiceInstance | None, list[selectors.Option]] | None:
+    """The service asked (None for the provider's portal) and the ways the person may log in there; None when the
+    service is no longer in the catalogue. ``service``: the instance when this request read it already."""
+    if pending.is_portal:
+        return None, selectors.options_for_portal(person, entity.provider_id, reached)
+    if service is None:
+        service = selectors.service_instance(entity.provider_id, pending.service_index)
+    if service is None:
+        return None
+    return service, selectors.options_for_service(person, service, Level(pending.level))
+
+
+def _answer(
+    request: HttpRequest,
+    token: str,
+    pending: flow.PendingLogin,
+    entity: ServiceProviderEntity,
+    service: ServiceInstance | None,
+    chosen: selectors.Option,
+    reached: Level,
+    *,
+    now: dt.datetime,
+) -> HttpResponse:
+    """Answer the DV for the chosen option: the decision (made when the options were listed, in this request, or
+    anew for a branch the person chose), the signed and encrypted Response, the artifact, the audit event."""
+    person: Person = request.user
     answered: tuple[ServiceInstance, ...] = chosen.services
     branch = chosen.branch
     if service is not None:
-        decision = decide(
-            person,
-            chosen.organisation,
-            service,
-            level=Level(pending.level),
-            intermediary=chosen.intermediary,
-            branch=chosen.branch,
-        )
-        if not decision.allowed:  # a mandate ended between the choice page and now
+        decision = chosen.decision
+        if decision is None:
+            decision = decide(
+                person,
+                chosen.organisation,
+                service,
+                level=Level(pending.level),
+                intermediary=chosen.intermediary,
+                branch=chosen.branch,
+            )
+        if not decision.allowed:  # a branch the mandate does not cover
             return _refused(request, token, pending, person, service)
         answered, branch = (service,), decision.branch
     attributes = flow.login_attributes(
