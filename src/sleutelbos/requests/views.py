@@ -895,7 +895,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
     """My requests: each with its organisation, kind, state and dates."""
-    items = Request.objects.filter(applicant=request.user).prefetch_related("events")
+    items = Request.objects.filter(applicant=request.user)
     return render(request, "requests/list.html", {"items": items})
 
 
