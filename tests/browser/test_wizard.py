@@ -83,3 +83,14 @@ def test_the_wizard_from_organisation_to_submission(live_server, page: Page, axe
     assert obj.state == RequestState.AWAITING_SIGNATURES
     # The page with the wrong KvK number answered 400, as every form with errors does; nothing else went wrong.
     assert [error for error in console.errors if "status of 400" not in error] == []
+
+
+def test_the_first_application_page_is_accessible_with_its_errors(live_server, page: Page, axe: Axe):
+    page.goto(live_server.url + "/requests/apply/")
+    assert_accessible(axe, page)
+    page.locator("main form button[type=submit]").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_visible()
+    expect(summary.get_by_role("link").first).to_have_attribute("href", "#id_name")
+    expect(page.locator("#id_email")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(axe, page)
