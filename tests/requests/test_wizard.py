@@ -673,3 +673,44 @@ def test_without_an_active_means_nothing_can_be_requested(client):
     assert "You have no active eHerkenning means, so you cannot request mandates now." in text(page)
     client.post(reverse("requests:new"), {"organisation": "other", "kvk": BAKERY, "kind": "mandates"})
     assert not Request.objects.exists()
+
+
+def test_the_organisations_data_is_read_again_from_the_register(client, jan, settings, tmp_path):
+    obj = start(client)
+    renamed = tmp_path / "ours.json"
+    renamed.write_text(
+        '{"organisations": [{"kvk": "91234567", "name": "Bakkerij De Gouden Korst Holding B.V.", "rsin": "820246633",'
+        ' "legal_form": "bv", "extract_date": "2026-11-01", "functionaries": [{"name": "Jan de Bakker",'
+        ' "date_of_birth": "1971-03-14", "role": "Bestuurder", "authority": "alone"}]}]}'
+    )
+    from sleutelbos.organisations.kvk import DEFAULT_FILE
+
+    settings.SLEUTELBOS_KVK_FILE = f"{DEFAULT_FILE},{renamed}"
+    response = client.post(reverse("requests:organisation", args=[obj.pk]))
+    assert response.status_code == 302
+    page = text(client.get(response["Location"]))
+    assert "Bakkerij De Gouden Korst Holding B.V." in page
+    assert "The register lists no branches." in page
+    obj.refresh_from_db()
+    assert obj.extract_date == dt.date(2026, 11, 1)
+
+
+def test_a_prefilled_level_above_the_means_is_flagged_and_refused_with_the_way_out(client, catalogue):
+    english(client).force_login(person("Jan de Bakker", born=JAN_BORN, level=Level.EH2_PLUS))
+    client.post(
+        reverse("requests:new"),
+        {
+            "organisation": "other",
+            "kvk": BAKERY,
+            "kind": "mandates",
+            "service": str(catalogue.mijn_kadaster.uuid),
+            "level": "EH3",
+        },
+    )
+    obj = Request.objects.get()
+    problem = "Your means has level EH2+, lower than EH3: change the level, or have your means upgraded first."
+    assert problem in text(client.get(reverse("requests:mandates", args=[obj.pk])))
+    refused = submit(client, obj)
+    assert refused.status_code == 400
+    assert "You cannot request EH3: your means has level EH2+. Upgrade your means first." in text(refused)
+    assert f'href="{reverse("requests:mandates", args=[obj.pk])}"' in refused.content.decode()
