@@ -265,7 +265,7 @@ def _level_and_service(pending: PendingLogin, entity: Any, request: Any) -> tupl
         if catalogue is None:
             return "the service provider has no services in the catalogue", None
     else:
-        instance = selectors.service_instance(entity.provider_id, pending.service_index)
+        instance = selectors.service_instance(entity.provider_id, pending.service_index, shared=True)
         if instance is None:
             return f"AttributeConsumingServiceIndex {pending.service_index} is not in the catalogue", None
         catalogue = Level(instance.definition.level)

@@ -7,19 +7,20 @@ candidates the login page offers and the decisions the refusal page explains.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch
+from django.db.models import Model, Prefetch
 
 from sleutelbos.catalogue.levels import Level
-from sleutelbos.catalogue.models import ServiceInstance, ServiceProvider
+from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
 from sleutelbos.identity.models import Person
 from sleutelbos.mandates.decisions import Decision, decide, organisations_for, services_for
 from sleutelbos.mandates.models import ChainMandate, Mandate
-from sleutelbos.organisations.models import Organisation
+from sleutelbos.organisations.models import Branch, Organisation
 from sleutelbos.saml.models import AssertionConsumerService, CertificateUse, ServiceProviderEntity, SpCertificate
 
 #: The registered entities as last read, by entity ID, in this process: an entity with its certificates and
@@ -124,12 +125,74 @@ def default_acs(entity: ServiceProviderEntity) -> AssertionConsumerService | Non
     return next((acs for acs in services if acs.is_default), services[0] if services else None)
 
 
-def service_instance(provider: ServiceProvider | int, index: int) -> ServiceInstance | None:
-    """The provider's service instance with this AttributeConsumingServiceIndex (1 and up), or None."""
-    instances = ServiceInstance.objects.select_related(
-        "definition", "provider"
-    ).order_by()  # (provider, index) is unique
-    return next(iter(instances.filter(provider=provider, index=index)[:1]), None)
+#: Service instances as last read, by (provider ID, index), in this process, with the facts a login depends on.
+_services: dict[tuple[int, int], tuple[tuple[Any, ...], ServiceInstance]] = {}
+_services_lock = threading.Lock()
+_SERVICES_KEPT = 1024
+
+
+@functools.cache
+def _sql(vendor: str) -> dict[str, str]:
+    """The plain-SQL reads of the login's hot path (SQLite and PostgreSQL share the syntax). Only table and column
+    names from the models' metadata are put into the text; every value is a parameter."""
+    quote = connection.ops.quote_name
+
+    def table(model: type[Model]) -> str:
+        return quote(model._meta.db_table)
+
+    def column(alias: str, model: type[Model], name: str) -> str:
+        return f"{alias}.{quote(model._meta.get_field(name).column)}"
+
+    i, d, p = ServiceInstance, ServiceDefinition, ServiceProvider
+    m, c, b = Mandate, ChainMandate, Branch
+    facts = ", ".join(
+        [column("i", i, "id"), column("i", i, "definition"), column("p", p, "oin")]
+        + [column("d", d, name) for name in ("provider", "uuid", "level", "branch_restriction_allowed")]
+    )
+    return {
+        "service": (
+            f"SELECT {facts} FROM {table(i)} i "  # noqa: S608 (names only)
+            f"JOIN {table(d)} d ON {column('d', d, 'id')} = {column('i', i, 'definition')} "
+            f"JOIN {table(p)} p ON {column('p', p, 'id')} = {column('i', i, 'provider')} "
+            f"WHERE {column('i', i, 'provider')} = %s AND {column('i', i, 'index')} = %s"
+        ),
+        "candidates": (
+            f"SELECT DISTINCT {column('m', m, 'organisation')}, "  # noqa: S608 (names only)
+            f"EXISTS (SELECT 1 FROM {table(c)} c WHERE {column('c', c, 'intermediary')} = "
+            f"{column('m', m, 'organisation')}), "
+            f"EXISTS (SELECT 1 FROM {table(b)} b WHERE {column('b', b, 'organisation')} = "
+            f"{column('m', m, 'organisation')}) "
+            f"FROM {table(m)} m WHERE {column('m', m, 'holder')} = %s"
+        ),
+    }
+
+
+def service_instance(provider: ServiceProvider | int, index: int, *, shared: bool = False) -> ServiceInstance | None:
+    """The provider's service instance with this AttributeConsumingServiceIndex (1 and up), or None.
+
+    With ``shared``, the instance may be this process's copy from an earlier request: one small query reads the
+    facts a login depends on (the instance's definition, its level, branch rule and ServiceUUID, the provider's OIN
+    that makes the ServiceID), and the copy is used only while they are unchanged. Its names and texts may be
+    older: for the answer to the DV, not for pages. The instance returned may be shared: never change it.
+    """
+    provider_id = provider if isinstance(provider, int) else provider.pk
+    if shared:
+        with connection.cursor() as cursor:
+            cursor.execute(_sql(connection.vendor)["service"], [provider_id, index])
+            current = cursor.fetchone()
+        if current is None:
+            return None
+        known = _services.get((provider_id, index))
+        if known is not None and known[0] == current:
+            return known[1]
+    instances = ServiceInstance.objects.select_related("definition", "provider").order_by()  # (provider, index): unique
+    instance = next(iter(instances.filter(provider_id=provider_id, index=index)[:1]), None)
+    if shared and instance is not None:
+        with _services_lock:
+            if len(_services) >= _SERVICES_KEPT:
+                _services.clear()
+            _services[(provider_id, index)] = (current, instance)
+    return instance
 
 
 def portal_instances(provider: ServiceProvider | int) -> list[ServiceInstance]:
@@ -181,6 +244,34 @@ def options_for_service(person: Person, service: ServiceInstance, level: Level) 
         options.append(Option(representation.organisation, intermediary, decision=representation.decision))
         options.extend(Option(representation.organisation, intermediary, number) for number in representation.branches)
     return options
+
+
+def single_option_for_service(person: Person, service: ServiceInstance, level: Level) -> Option | None:
+    """The only way the person may log in at ``service``, when it is plain that there is just one; None when there
+    may be more, or none (then :func:`options_for_service` lists them, or the refusal explains).
+
+    Plain means: the person holds mandates from one organisation only, no client gave that organisation a chain
+    mandate, and the service takes no branch restriction or the organisation has no branches (or the mandate is
+    restricted to one). That one organisation is then decided by :func:`~sleutelbos.mandates.decisions.decide`,
+    exactly as :func:`options_for_service` would: one round trip instead of one per kind of grant.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(connection.vendor)["candidates"], [person.pk])
+        candidates = cursor.fetchall()
+    if len(candidates) != 1:
+        return None
+    organisation_id, has_clients, has_branches = candidates[0]
+    if has_clients:
+        return None
+    decision = decide(person, organisation_id, service, level=level)
+    if not decision.allowed:
+        return None
+    if decision.branch is None and has_branches and service.definition.branch_restriction_allowed:
+        return None  # the person may choose a branch
+    organisation = next(iter(Organisation.objects.filter(pk=organisation_id).order_by()[:1]), None)
+    if organisation is None:  # pragma: no cover - removed between two reads of one request
+        return None
+    return Option(organisation, None, decision.branch, decision=decision)
 
 
 def options_for_portal(person: Person, provider: ServiceProvider | int, level: Level) -> list[Option]:

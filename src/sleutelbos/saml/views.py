@@ -123,9 +123,10 @@ def sso(request: HttpRequest) -> HttpResponse:
 
 
 def _answer_at_once(request: HttpRequest, intake: flow.Intake, *, now: dt.datetime) -> HttpResponse | None:
-    """The answer to a request received by Redirect when there is nothing to ask: the session already holds the
-    level (and ForceAuthn is not asked) and the person may log in one way only. None when the person must authenticate,
-    choose or read why not: then the login continues on its own page (:func:`login_continue`), which decides anew.
+    """The answer to a request (by Redirect, or by POST once resumed in the session) when there is nothing to ask:
+    the session already holds the level (and ForceAuthn is not asked) and the person may log in one way only.
+    None when the person must authenticate, choose or read why not: then the login continues on its own page
+    (:func:`login_continue`), which decides anew.
     """
     pending, entity = intake.pending, intake.entity
     if pending.force or not request.user.is_authenticated:
@@ -133,24 +134,41 @@ def _answer_at_once(request: HttpRequest, intake: flow.Intake, *, now: dt.dateti
     reached = session_level(request)
     if reached is None or reached < Level(pending.level) or entity.provider_id is None:
         return None
-    found = _options(request.user, entity, pending, reached, service=intake.service)
-    if found is None or len(found[1]) != 1:
-        return None
-    service, (chosen,) = found
+    service = intake.service
+    if service is None:  # the portal: the services the person may use are listed per organisation
+        found = _options(request.user, entity, pending, reached)
+        if found is None or len(found[1]) != 1:
+            return None
+        chosen = found[1][0]
+    else:
+        chosen = selectors.single_option_for_service(request.user, service, Level(pending.level))
+        if chosen is None:
+            return None
     pending.person = request.user.pk
     return _answer(request, flow.new_token(), pending, entity, service, chosen, reached, now=now)
 
 
 @require_safe
 def sso_resume(request: HttpRequest) -> HttpResponse:
-    """Continue a request received by POST, now with the person's session: the signed state becomes a pending
-    login of this session."""
+    """Continue a request received by POST, now with the person's session: answered at once when there is nothing
+    to ask (:func:`_answer_at_once`), else the signed state becomes a pending login of this session."""
     try:
         data = signing.loads(request.GET.get("state", ""), salt=_RESUME_SALT, max_age=RESUME_SECONDS)
         pending = flow.PendingLogin.from_dict(data)
     except (signing.BadSignature, TypeError) as error:
         logger.warning("SAML resume refused: %s", error)
         return _error_page(request, expired=True)
+    if request.user.is_authenticated and not pending.force:
+        entity = selectors.entity_by_issuer(pending.entity_id)
+        if entity is not None and entity.provider_id is not None:
+            service = None
+            if not pending.is_portal:
+                service = selectors.service_instance(entity.provider_id, pending.service_index, shared=True)
+            if pending.is_portal or service is not None:
+                intake = flow.Intake(pending, entity=entity, service=service)
+                answered = _answer_at_once(request, intake, now=timezone.now())
+                if answered is not None:
+                    return answered
     token = flow.pending_store(request.session, pending)
     return HttpResponseRedirect(reverse("saml:continue", args=[token]))
 
@@ -216,19 +234,13 @@ def login_continue(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _options(
-    person: Person,
-    entity: ServiceProviderEntity,
-    pending: flow.PendingLogin,
-    reached: Level,
-    *,
-    service: ServiceInstance | None = None,
+    person: Person, entity: ServiceProviderEntity, pending: flow.PendingLogin, reached: Level
 ) -> tuple[ServiceInstance | None, list[selectors.Option]] | None:
     """The service asked (None for the provider's portal) and the ways the person may log in there; None when the
-    service is no longer in the catalogue. ``service``: the instance when this request read it already."""
+    service is no longer in the catalogue."""
     if pending.is_portal:
         return None, selectors.options_for_portal(person, entity.provider_id, reached)
-    if service is None:
-        service = selectors.service_instance(entity.provider_id, pending.service_index)
+    service = selectors.service_instance(entity.provider_id, pending.service_index)
     if service is None:
         return None
     return service, selectors.options_for_service(person, service, Level(pending.level))
