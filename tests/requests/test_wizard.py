@@ -714,3 +714,17 @@ def test_a_prefilled_level_above_the_means_is_flagged_and_refused_with_the_way_o
     assert refused.status_code == 400
     assert "You cannot request EH3: your means has level EH2+. Upgrade your means first." in text(refused)
     assert f'href="{reverse("requests:mandates", args=[obj.pk])}"' in refused.content.decode()
+
+
+def test_a_short_search_shows_the_first_matches_and_says_so(client, jan):
+    from sleutelbos.requests.views import SEARCH_LIMIT
+
+    municipality = f.provider(name="Gemeente Sleutelstad")
+    for number in range(SEARCH_LIMIT + 1):
+        f.definition(municipality, name=f"Vergunning {number:03d}")
+    obj = start(client)
+    page = text(client.get(reverse("requests:mandates", args=[obj.pk]), {"q": "vergunning"}))
+    assert f"{SEARCH_LIMIT} services found for “vergunning”." in page
+    assert "Only the first matches are shown: search with more of the name to find the rest." in page
+    narrow = text(client.get(reverse("requests:mandates", args=[obj.pk]), {"q": "vergunning 002"}))
+    assert "1 service found" in narrow and "Only the first matches" not in narrow

@@ -552,8 +552,9 @@ def _state(form: forms.MandateForm) -> dict[str, list[str]]:
     return values
 
 
-def _search(query: str, chosen_providers: list[str], chosen_services: list[str]) -> tuple[list, list]:
-    """Providers and services matching ``query`` (by name, or by the provider's name), and those already chosen."""
+def _search(query: str, chosen_providers: list[str], chosen_services: list[str]) -> tuple[list, list, bool]:
+    """Providers and services matching ``query`` (by name, or by the provider's name), and those already chosen;
+    and whether more matched than are shown."""
     providers = ServiceProvider.objects.all()
     definitions = ServiceDefinition.objects.select_related("provider")
     if query:
@@ -565,7 +566,9 @@ def _search(query: str, chosen_providers: list[str], chosen_services: list[str])
         found_definitions = list(definitions[:SEARCH_LIMIT])
     else:
         found_definitions = []
-    found_providers = list(providers[:SEARCH_LIMIT])
+    found_providers = list(providers[: SEARCH_LIMIT + 1])
+    more = len(found_providers) > SEARCH_LIMIT or len(found_definitions) >= SEARCH_LIMIT
+    found_providers = found_providers[:SEARCH_LIMIT]
     known_oins = {p.oin for p in found_providers}
     found_providers += [p for p in ServiceProvider.objects.filter(oin__in=chosen_providers) if p.oin not in known_oins]
     valid_uuids = []
@@ -600,7 +603,7 @@ def _search(query: str, chosen_providers: list[str], chosen_services: list[str])
         )
         option["providers"].append(definition.provider.name)
     service_options = sorted(by_uuid.values(), key=lambda option: option["name"].casefold())
-    return provider_options, service_options
+    return provider_options, service_options, more
 
 
 @never_cache
@@ -679,7 +682,7 @@ def mandates(request: HttpRequest, pk: int) -> HttpResponse:
         form = forms.MandateForm(initial=initial, **form_kwargs)
     state = _state(form)
     query = request.GET.get("q", "").strip()[:100]
-    provider_options, service_options = _search(query, state.get("providers", []), state.get("services", []))
+    provider_options, service_options, more = _search(query, state.get("providers", []), state.get("services", []))
     search_state = [
         (name, value) for name, values in state.items() for value in values if name not in ("providers", "services")
     ]
@@ -696,6 +699,7 @@ def mandates(request: HttpRequest, pk: int) -> HttpResponse:
         "provider_options": provider_options,
         "service_options": service_options,
         "search_state": search_state,
+        "more_results": more,
         "means": means,
         "can_upgrade": means is not None and means < Level.EH4,
         "next_url": _next_step(obj, "mandates"),
