@@ -4,12 +4,14 @@ In one process, with Django's test client (the full middleware stack), a DV and 
 at the broker do one complete eHerkenning login after another:
 
 1. the DV builds an AuthnRequest and signs it for the HTTP-Redirect binding (DV side);
-2. ``GET /saml/idp/sso/`` (the broker verifies the request and keeps it in the session) and the redirect it answers
-   with, ``/saml/idp/continue/<token>/``: the session's level suffices and the person has one organisation, so the
-   broker decides, builds the Response with its identifiers encrypted for the DV and the assertion signed, stores it
-   under an artifact and redirects to the DV's ACS (a choice page, should one appear, is answered);
+2. ``GET /saml/idp/sso/``: the broker verifies the request; the session's level suffices and the person has one
+   organisation, so there is nothing to ask and the same request decides, builds the Response with its identifiers
+   encrypted for the DV and the assertion signed, stores it under an artifact and redirects to the DV's ACS (should
+   the broker send the browser to its continue page or a choice page instead, those are followed and answered);
 3. the DV builds and signs an ArtifactResolve (DV side) and posts it over SOAP 1.1 to ``/saml/idp/artifact/``;
    the broker verifies it and answers with the signed ArtifactResponse holding the Response.
+
+A few more logins, untimed, count the SQL statements and the session writes per login.
 
 Every ``--verify-every``-th answer is checked fully as a DV would (signatures of the ArtifactResponse and the
 assertion, status Success, the encrypted LegalSubjectID decrypted to the organisation's KvK number).
@@ -277,6 +279,22 @@ def login(world: World, *, check: bool) -> Login:
     return timing
 
 
+def count_work(world: World, logins: int) -> dict[str, float]:
+    """Statements per login (BEGIN, COMMIT and SAVEPOINTs not counted) and writes of the session table per login,
+    over a few untimed logins (counting queries costs time of its own)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as context:
+        for _ in range(logins):
+            login(world, check=False)
+    statements = [
+        query["sql"] for query in context.captured_queries if not query["sql"].startswith(("BEGIN", "COMMIT", "SAVE"))
+    ]
+    sessions = [sql for sql in statements if sql.startswith(("UPDATE", "INSERT")) and '"django_session"' in sql]
+    return {"queries_per_login": len(statements) / logins, "session_writes_per_login": len(sessions) / logins}
+
+
 def run_sleutelbos(world: World, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """Warm up, then time ``--logins`` logins: the broker's figure and the whole round trip with the DV's part."""
     for index in range(args.warmup):
@@ -288,6 +306,7 @@ def run_sleutelbos(world: World, args: argparse.Namespace) -> tuple[dict[str, An
         timings.append(login(world, check=index % args.verify_every == 0))
     wall, cpu = time.perf_counter_ns() - wall_before, time.process_time() - cpu_before
     checked = len(range(0, args.logins, args.verify_every))
+    work = count_work(world, max(10, args.warmup // 5))
     broker = [t.broker for t in timings]
     whole = [t.broker + t.dv for t in timings]
     broker_row = {
@@ -296,6 +315,7 @@ def run_sleutelbos(world: World, args: argparse.Namespace) -> tuple[dict[str, An
         "per_s": len(broker) / (sum(broker) / 1e9),
         **latency_summary(broker, "ms"),
         "checked": checked,
+        **work,
     }
     whole_row = {
         "engine": "Sleutelbos + DV side",
@@ -454,6 +474,11 @@ def print_report(rows: list[dict[str, Any]], targets: list[dict[str, Any]], data
             f"{row['p99_ms']:>8.2f} {ratio:>6.2f}×"
         )
     print("-" * len(header))
+    work = rows[0]
+    print(
+        f"Per login: {work['queries_per_login']:.1f} SQL statements (without BEGIN/COMMIT), "
+        f"{work['session_writes_per_login']:.2f} session writes"
+    )
     for target in targets:
         print(f"{'PASS' if target['passed'] else 'FAIL'}  {target['name']}: {target['value']}")
 
