@@ -22,6 +22,7 @@ from sleutelbos.audit.models import AuditEvent
 from sleutelbos.audit.services import SYSTEM
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceInstance, ServiceProvider
+from sleutelbos.identity.activation import activation_send
 from sleutelbos.identity.models import Means, MeansStatus, Person
 from sleutelbos.mandates.models import ChainMandate, Mandate
 from sleutelbos.mandates.services import Scope
@@ -63,6 +64,7 @@ def world() -> None:
         extract=kvk_lookup("94567890"),
         mandates=[MandateWish(scope=Scope.all(), level=Level.EH2)],
     )
+    activation_send(actor=SYSTEM, person=Person.objects.first(), base_url="https://sleutelbos.example")
 
 
 def change_form_data(client: Client, change_url: str, **changes: str) -> dict[str, object]:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django_tasks_db.models import DBTaskResult
 
 from sleutelbos.mail.models import OutgoingMail
 
@@ -21,3 +22,7 @@ class OutgoingMailAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False
+
+
+# Task results are the worker's bookkeeping, deleted by `prune_db_task_results`; staff follow mail in the outbox.
+admin.site.unregister(DBTaskResult)
