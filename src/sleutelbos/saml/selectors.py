@@ -131,6 +131,10 @@ _services_lock = threading.Lock()
 _SERVICES_KEPT = 1024
 
 
+#: The organisation's fields :func:`single_option_for_service` reads with the candidates: what the answer names.
+CANDIDATE_FIELDS = ("id", "kvk", "rsin", "name")
+
+
 @functools.cache
 def _sql(vendor: str) -> dict[str, str]:
     """The plain-SQL reads of the login's hot path (SQLite and PostgreSQL share the syntax). Only table and column
@@ -144,7 +148,7 @@ def _sql(vendor: str) -> dict[str, str]:
         return f"{alias}.{quote(model._meta.get_field(name).column)}"
 
     i, d, p = ServiceInstance, ServiceDefinition, ServiceProvider
-    m, c, b = Mandate, ChainMandate, Branch
+    m, c, b, o = Mandate, ChainMandate, Branch, Organisation
     facts = ", ".join(
         [column("i", i, "id"), column("i", i, "definition"), column("p", p, "oin")]
         + [column("d", d, name) for name in ("provider", "uuid", "level", "branch_restriction_allowed")]
@@ -157,12 +161,11 @@ def _sql(vendor: str) -> dict[str, str]:
             f"WHERE {column('i', i, 'provider')} = %s AND {column('i', i, 'index')} = %s"
         ),
         "candidates": (
-            f"SELECT DISTINCT {column('m', m, 'organisation')}, "  # noqa: S608 (names only)
-            f"EXISTS (SELECT 1 FROM {table(c)} c WHERE {column('c', c, 'intermediary')} = "
-            f"{column('m', m, 'organisation')}), "
-            f"EXISTS (SELECT 1 FROM {table(b)} b WHERE {column('b', b, 'organisation')} = "
-            f"{column('m', m, 'organisation')}) "
-            f"FROM {table(m)} m WHERE {column('m', m, 'holder')} = %s"
+            f"SELECT DISTINCT {', '.join(column('o', o, name) for name in CANDIDATE_FIELDS)}, "  # noqa: S608 (names)
+            f"EXISTS (SELECT 1 FROM {table(c)} c WHERE {column('c', c, 'intermediary')} = {column('o', o, 'id')}), "
+            f"EXISTS (SELECT 1 FROM {table(b)} b WHERE {column('b', b, 'organisation')} = {column('o', o, 'id')}) "
+            f"FROM {table(m)} m JOIN {table(o)} o ON {column('o', o, 'id')} = {column('m', m, 'organisation')} "
+            f"WHERE {column('m', m, 'holder')} = %s"
         ),
     }
 
@@ -260,17 +263,16 @@ def single_option_for_service(person: Person, service: ServiceInstance, level: L
         candidates = cursor.fetchall()
     if len(candidates) != 1:
         return None
-    organisation_id, has_clients, has_branches = candidates[0]
+    *fields, has_clients, has_branches = candidates[0]
     if has_clients:
         return None
-    decision = decide(person, organisation_id, service, level=level)
+    # The organisation with the fields the answer names (the others are read if ever asked for).
+    organisation = Organisation.from_db(connection.alias, list(CANDIDATE_FIELDS), fields)
+    decision = decide(person, organisation, service, level=level)
     if not decision.allowed:
         return None
     if decision.branch is None and has_branches and service.definition.branch_restriction_allowed:
         return None  # the person may choose a branch
-    organisation = next(iter(Organisation.objects.filter(pk=organisation_id).order_by()[:1]), None)
-    if organisation is None:  # pragma: no cover - removed between two reads of one request
-        return None
     return Option(organisation, None, decision.branch, decision=decision)
 
 
