@@ -156,6 +156,20 @@ SESSION_COOKIE_HTTPONLY = True
 # SessionLimitsMiddleware enforces both, the cookie ends with the browser.
 SESSION_COOKIE_AGE = 12 * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Sessions are kept in the database. With SLEUTELBOS_REDIS_URL (redis://host:port/db, needs the redis package)
+# Redis is the cache and sessions are read from it (written to both): a request reads no session row. Without a
+# shared cache the database stays the only store: a local-memory cache is per process, so a session ended in one
+# worker would live on in another.
+SLEUTELBOS_REDIS_URL = os.environ.get("SLEUTELBOS_REDIS_URL", "")
+if SLEUTELBOS_REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": SLEUTELBOS_REDIS_URL,
+            "KEY_PREFIX": os.environ.get("SLEUTELBOS_CACHE_PREFIX", "sleutelbos"),
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SLEUTELBOS_SESSION_IDLE_SECONDS = int(os.environ.get("SLEUTELBOS_SESSION_IDLE_SECONDS", str(30 * 60)))
 SLEUTELBOS_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SLEUTELBOS_SESSION_ABSOLUTE_SECONDS", str(12 * 3600)))
 # Failed logins allowed per hour (ASVS 2.2.1), per account and per client address.
