@@ -83,6 +83,9 @@ class Request(models.Model):
     document_hash = models.CharField(_("document hash"), max_length=64, blank=True)
     # The language the applicant filled the request in: mails about it to the applicant and the signers use it.
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="nl")
+    # The representatives the applicant chose to sign, kept with the draft until it is submitted (and after, as the
+    # default for a next submission): [{"name", "date_of_birth" (ISO), "email"}], as request_update_draft checked them.
+    signer_choices = models.JSONField(_("chosen signers"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("request")

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -243,6 +244,40 @@ def request_create_draft(
 _UNSET = object()
 
 
+def _signer_choices(request: Request, signers: Sequence[SignerWish]) -> list[dict[str, str]]:
+    """The chosen signers as the request keeps them, each checked against the KvK extract; a clear error otherwise."""
+    choices: list[dict[str, str]] = []
+    for wish in signers:
+        representative = find_representative(request, name=wish.name, date_of_birth=wish.date_of_birth)
+        if representative is None:
+            raise fail(
+                "signers",
+                _("%(name)s is not a representative of this organisation in the KvK extract.") % {"name": wish.name},
+                code="not_representative",
+            )
+        born = representative.date_of_birth.isoformat()
+        if any(same_name(item["name"], representative.name) and item["date_of_birth"] == born for item in choices):
+            raise fail("signers", _("Name each representative once."), code="duplicate")
+        email = (wish.email or "").strip()
+        if not email:
+            raise fail(
+                "signers",
+                _("Give the e-mail address of %(name)s, for their signing link.") % {"name": representative.name},
+                code="email_required",
+            )
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise fail(
+                "signers",
+                _("“%(email)s” is not a valid e-mail address for %(name)s.")
+                % {"email": email, "name": representative.name},
+                code="email_invalid",
+            ) from None
+        choices.append({"name": representative.name, "date_of_birth": born, "email": email})
+    return choices
+
+
 @transaction.atomic
 def request_update_draft(
     *,
@@ -253,8 +288,14 @@ def request_update_draft(
     chain_mandates: Sequence[ChainMandateWish] | None = None,
     wants_manager: bool | None = None,
     manager_level: Level | str | object | None = _UNSET,
+    signers: Sequence[SignerWish] | None = None,
 ) -> Request:
     """Change a draft, or a request staff asked more information about; parts not given stay as they are.
+
+    ``signers`` are the representatives the applicant chooses to sign, each with the address for their link: kept
+    with the request (``signer_choices``), so that the choice holds in any browser until the request is submitted.
+    Each must be a representative in the KvK extract, named once, with a valid e-mail address. A new extract keeps
+    only the choices that are still representatives in it.
 
     A change after submission gives the request another document hash, so signatures already given no longer count.
     """
@@ -270,6 +311,16 @@ def request_update_draft(
             raise fail("kvk", _("The KvK extract is of another organisation."), code="other_organisation")
         request.kvk_extract = extract_to_json(extract)
         request.extract_date = extract.extract_date
+        if signers is None:
+            request.signer_choices = [
+                choice
+                for choice in request.signer_choices
+                if find_representative(
+                    request, name=choice["name"], date_of_birth=dt.date.fromisoformat(choice["date_of_birth"])
+                )
+            ]
+    if signers is not None:
+        request.signer_choices = _signer_choices(request, signers)
     if wants_manager is not None:
         request.wants_manager = wants_manager
     if manager_level is not _UNSET:

@@ -3,9 +3,9 @@
 
 The steps: 1 the organisation (checked in the KvK register; this creates the draft), 2 the mandates, 3 the manager
 role, 4 the representatives who sign (only when the applicant is not alone/independently authorized), 5 review and
-submit. Every step saves the draft through ``services.request_update_draft``, so back and forward keep each answer;
-the representatives chosen in step 4 are kept in the session until the request is submitted (signers exist only
-once the request is sent for signature).
+submit. Every step saves the draft through ``services.request_update_draft``, so back and forward keep each answer,
+also in another browser: the representatives chosen in step 4 are kept with the draft (``Request.signer_choices``)
+until the request is submitted (signers exist only once the request is sent for signature).
 
 A person sees and changes only their own requests: any other number is a 404. A first application without an
 account belongs to the browser session that started it: its number is kept in the session, and nothing else is.
@@ -63,8 +63,6 @@ from sleutelbos.requests.states import can_transition
 
 #: The numbers of the first applications this browser session started (without an account).
 APPLIED = "requests_applied"
-#: The representatives chosen in step 4, per request number, until the request is submitted.
-SIGNERS = "requests_signers"
 #: A first application is made at most at this level: at EH4 the representatives sign in person.
 FIRST_APPLICATION_LEVELS = (Level.EH2, Level.EH2_PLUS, Level.EH3)
 #: At most this many search results per list, so that a short search term cannot list the whole catalogue.
@@ -750,21 +748,15 @@ def manager(request: HttpRequest, pk: int) -> HttpResponse:
 # Step 4: the representatives who sign
 
 
-def _chosen_signers(request: HttpRequest, obj: Request) -> list[dict[str, str]]:
-    """The representatives chosen for this request: as saved in this session, else those of its last submission."""
-    saved = request.session.get(SIGNERS, {}).get(str(obj.pk))
-    if saved is not None:
-        return saved
-    return [
-        {"name": s.functionary_name, "date_of_birth": s.date_of_birth.isoformat(), "email": s.email}
-        for s in obj.signers.filter(superseded_at__isnull=True, declined_at__isnull=True)
+def _chosen_signers(obj: Request) -> list[dict[str, str]]:
+    """The representatives chosen for this request, as kept with it (else those of its last submission); a
+    representative who declined to sign the last submission is not proposed again."""
+    current = list(obj.signers.filter(superseded_at__isnull=True))
+    declined = {(s.functionary_name.casefold(), s.date_of_birth.isoformat()) for s in current if s.declined_at}
+    chosen = list(obj.signer_choices) or [
+        {"name": s.functionary_name, "date_of_birth": s.date_of_birth.isoformat(), "email": s.email} for s in current
     ]
-
-
-def _remember_signers(request: HttpRequest, obj: Request, chosen: list[dict[str, str]]) -> None:
-    stored = dict(request.session.get(SIGNERS, {}))
-    stored[str(obj.pk)] = chosen
-    request.session[SIGNERS] = stored
+    return [item for item in chosen if (item["name"].casefold(), item["date_of_birth"]) not in declined]
 
 
 @never_cache
@@ -778,7 +770,7 @@ def representatives_step(request: HttpRequest, pk: int) -> HttpResponse:
     reps = representatives(obj)
     level = request_level(obj)
     initial: dict[str, Any] = {}
-    for saved in _chosen_signers(request, obj):
+    for saved in _chosen_signers(obj):
         for index, rep in enumerate(reps):
             if rep.name == saved["name"] and rep.date_of_birth.isoformat() == saved["date_of_birth"]:
                 initial[f"sign_{index}"] = True
@@ -786,11 +778,16 @@ def representatives_step(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.RepresentativesForm(_posted(request), initial=initial, representatives=reps, level=level)
     if request.method == "POST" and form.is_valid():
         chosen = [
-            {"name": rep.name, "date_of_birth": rep.date_of_birth.isoformat(), "email": email}
+            SignerWish(name=rep.name, date_of_birth=rep.date_of_birth, email=email)
             for rep, email in form.cleaned_data["chosen"]
         ]
-        _remember_signers(request, obj, chosen)
-        return redirect("requests:review", pk=obj.pk)
+        try:
+            request_update_draft(actor=_actor(request, obj), request=obj, signers=chosen)
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            return redirect("requests:review", pk=obj.pk)
     context = {
         "form": form,
         "rows": form.bound_rows(),
@@ -830,10 +827,10 @@ def _manager_level(obj: Request) -> Level | None:
     return Level(obj.manager_level) if obj.wants_manager and obj.manager_level else None
 
 
-def _signer_wishes(request: HttpRequest, obj: Request) -> list[SignerWish]:
+def _signer_wishes(obj: Request) -> list[SignerWish]:
     return [
         SignerWish(name=item["name"], date_of_birth=dt.date.fromisoformat(item["date_of_birth"]), email=item["email"])
-        for item in _chosen_signers(request, obj)
+        for item in _chosen_signers(obj)
     ]
 
 
@@ -851,7 +848,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
             links = request_submit(
                 actor=_actor(request, obj),
                 request=obj,
-                signers=[] if applicant_alone_authorized(obj) else _signer_wishes(request, obj),
+                signers=[] if applicant_alone_authorized(obj) else _signer_wishes(obj),
                 note=note,
             )
         except ValidationError as error:
@@ -859,9 +856,6 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
         except PermissionDenied:
             raise Http404 from None
         else:
-            stored = dict(request.session.get(SIGNERS, {}))
-            stored.pop(str(obj.pk), None)
-            request.session[SIGNERS] = stored
             names = [link.signer.functionary_name for link in links]
             if names:
                 messages.success(
@@ -881,7 +875,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
         "chain": obj.kind == RequestKind.CHAIN_MANDATE,
         "alone": alone,
         "manager_level": request_level(obj) if alone else _manager_level(obj),
-        "signers": [] if alone else _chosen_signers(request, obj),
+        "signers": [] if alone else _chosen_signers(obj),
         "rule": _signature_rule(obj),
         "errors": errors,
         "note": note,
