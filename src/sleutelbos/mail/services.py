@@ -18,7 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 
 from sleutelbos.mail.models import OutgoingMail
@@ -37,9 +38,13 @@ def absolute_url(path: str) -> str:
 
 
 def render_mail(template: str, context: Mapping[str, Any], language: str) -> tuple[str, str, str]:
-    """Subject, text and HTML of ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``."""
+    """Subject, text and HTML of ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``.
+
+    The subject is plain text, never HTML: it is rendered without autoescaping ("Knip & Krul", not "Knip &amp; Krul").
+    """
     with translation.override(language):
-        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+        subject_template = get_template(f"{template}_subject.txt").template
+        subject = " ".join(subject_template.render(Context(dict(context), autoescape=False)).split())
         text = render_to_string(f"{template}.txt", context)
         html = render_to_string(f"{template}.html", context)
     return subject, text, html
