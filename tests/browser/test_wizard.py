@@ -72,7 +72,7 @@ def test_the_wizard_from_organisation_to_submission(live_server, page: Page, axe
     page.locator("main form button[type=submit]").click()
 
     # Step 5: review, then submit.
-    expect(page.locator(".grant")).to_contain_text("Mijn Kadaster (Kadaster)")
+    expect(page.locator(".grant")).to_contain_text("Mijn Kadaster van Kadaster")
     assert_accessible(axe, page)
     page.locator("main form button[type=submit]").click()
 

@@ -142,7 +142,7 @@ def test_the_page_shows_the_request_the_extract_the_evidence_the_signatures_and_
     # In plain words: who asks what for which organisation.
     assert "<dt>Applicant</dt><dd>Eva Employee (eva.employee@example.nl)</dd>" in page
     assert "<dt>Organisation</dt><dd>Bakkerij De Gouden Korst B.V. (KvK " in page
-    assert "All services of Belastingdienst and RVO, at level EH3, for 3 years" in page
+    assert "All services of Belastingdienst and RVO at level EH3, including new services, valid for 3 years" in page
     # The extract and its date; not stale.
     assert f"Extract of {localize(dt.date.today() - dt.timedelta(days=3))} (3 days old)." in page
     assert "Older than 14 days" not in page

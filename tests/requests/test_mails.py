@@ -166,7 +166,9 @@ def test_an_alone_authorized_applicant_gets_the_confirmation_and_their_own_link(
     [link] = request_submit(actor=SYSTEM, request=request)
     confirmation, asked = to("jan@bakker.nl")
     assert "Dear Jan de Bakker" in confirmation.body
-    assert "All services of all service providers, at level EH3, for 5 years" in confirmation.body
+    assert "All services of all service providers at level EH3, including new service providers, valid for 5 years" in (
+        confirmation.body
+    )
     assert "mandate manager of" in confirmation.body  # alone authorized: manager automatically
     assert hash_token(urlsplit(link_in(asked.body)).path.split("/")[-2]) == link.signer.token_hash
 

@@ -152,7 +152,7 @@ def test_alone_authorized_applicant_walks_the_wizard_and_becomes_manager_automat
         branch_number="000045678902",
     )
     mandates = text(client.get(reverse("requests:mandates", args=[obj.pk])))
-    assert "All services of Kadaster, also services it adds later." in mandates
+    assert "All services of Kadaster, including new services." in mandates
     assert "Level EH3, valid for 3 years from approval." in mandates
     assert "Only for branch De Gouden Korst Noord, Sleutelstad (000045678902)." in mandates
 
@@ -208,8 +208,8 @@ def test_jointly_authorized_applicant_opts_in_as_manager_and_names_the_signers(c
     )
     assert response["Location"] == reverse("requests:review", args=[obj.pk])
     review = text(client.get(reverse("requests:review", args=[obj.pk])))
-    assert "Only the service Mijn Kadaster (Kadaster)." in review
-    assert "All services of Belastingdienst, also services it adds later." in review
+    assert "Only the service Mijn Kadaster of Kadaster." in review
+    assert "All services of Belastingdienst, including new services." in review
     assert "You ask to become mandate manager, at level EH3." in review
     assert "Marieke Jansen, at marieke@buurthuis.example" in review
     assert "Henk Smit, at henk@buurthuis.example" in review

@@ -2,28 +2,25 @@
 
 Each function writes its mail to the outbox (``sleutelbos.mail``) in the caller's transaction: the mail commits with
 the change it tells of, or not at all. Templates live in ``templates/requests/mail/<name>`` (subject, plain text and
-HTML). What a request asks for, and what an approval made active, is described in plain words.
+HTML). What a request asks for, and what an approval made active, is described in the words of
+:mod:`sleutelbos.requests.summary`, as the wizard, the signing page and the PDF describe it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
-from sleutelbos.catalogue.levels import Level
-from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
 from sleutelbos.mail.models import OutgoingMail
 from sleutelbos.mail.services import absolute_url, mail_queue
-from sleutelbos.mandates.models import ScopeKind
 from sleutelbos.mandates.services import add_years
-from sleutelbos.organisations.models import Organisation
-from sleutelbos.requests.models import Request, RequestedChainMandate, RequestedGrant, RequestedMandate, Signer
+from sleutelbos.requests.models import Request, Signer
+from sleutelbos.requests.summary import GrantWords, manager_role, organisation_name, requested_grants
 
 #: Days a signing link is valid, as the mails say it (services.SIGNING_PERIOD).
 LINK_DAYS = 14
@@ -66,17 +63,7 @@ def request_url(request: Request) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# What a request asks for, in plain words (call inside the mail's language)
-
-
-def organisation_name(request: Request) -> str:
-    """The organisation's name as the KvK extract gives it (or as registered)."""
-    name = (request.kvk_extract or {}).get("name")
-    if name:
-        return str(name)
-    if request.organisation_id is not None:
-        return request.organisation.name
-    return request.kvk
+# What a request asks for, in plain words (call inside the mail's language): the words of ``summary``
 
 
 def _date(moment: dt.datetime | dt.date) -> str:
@@ -85,59 +72,17 @@ def _date(moment: dt.datetime | dt.date) -> str:
     return formats.date_format(moment, "DATE_FORMAT")
 
 
-def _and(items: Iterable[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
-
-
-def scope_words(item: RequestedGrant) -> str:
-    """The services a requested (chain) mandate covers, in words."""
-    if item.scope_kind == ScopeKind.ALL:
-        return _("all services of all service providers")
-    if item.scope_kind == ScopeKind.PROVIDERS:
-        names = {provider.oin: provider.name for provider in ServiceProvider.objects.filter(oin__in=item.providers)}
-        return _("all services of %(providers)s") % {"providers": _and(names.get(oin, oin) for oin in item.providers)}
-    definitions = ServiceDefinition.objects.filter(uuid__in=item.services).select_related("provider")
-    named: dict[str, list[str]] = {}
-    for definition in definitions:
-        named.setdefault(str(definition.uuid), []).append(f"{definition.name} ({definition.provider.name})")
-    return _("the services %(services)s") % {
-        "services": _and(name for uuid in item.services for name in named.get(uuid, [uuid]))
-    }
-
-
-def _branch_words(request: Request, number: str) -> str:
-    for branch in (request.kvk_extract or {}).get("branches", []):
-        if branch.get("number") == number:
-            return _("only for branch %(name)s (%(number)s)") % {"name": branch.get("name", ""), "number": number}
-    return _("only for branch %(number)s") % {"number": number}
-
-
-def _intermediary_name(kvk: str) -> str:
-    organisation = Organisation.objects.filter(kvk=kvk).first()
-    if organisation is None:
-        return _("the organisation with KvK number %(kvk)s") % {"kvk": kvk}
-    return f"{organisation.name} (KvK {kvk})"
-
-
-def _grant_words(request: Request, item: RequestedGrant, *, valid_from: dt.datetime | None) -> str:
-    level = Level(item.level).label
+def _sentence(request: Request, grant: GrantWords, *, valid_from: dt.datetime | None) -> str:
     if valid_from is None:
-        duration = ngettext("for %(years)d year", "for %(years)d years", item.years) % {"years": item.years}
+        duration = _("valid for %(duration)s") % {"duration": grant.duration}
     else:
-        duration = _("valid until %(date)s") % {"date": _date(add_years(valid_from, item.years))}
-    words = _("%(scope)s, at level %(level)s, %(duration)s") % {
-        "scope": scope_words(item),
-        "level": level,
-        "duration": duration,
-    }
-    if isinstance(item, RequestedMandate) and item.branch_number:
-        words = f"{words}, {_branch_words(request, item.branch_number)}"
-    if isinstance(item, RequestedChainMandate):
+        duration = _("valid until %(date)s") % {"date": _date(add_years(valid_from, grant.item.years))}
+    words = f"{grant.scope_at_level}, {duration}"
+    if grant.branch:
+        words = _("%(grant)s, only for branch %(branch)s") % {"grant": words, "branch": grant.branch}
+    if grant.chain:
         words = _("%(intermediary)s may act for %(organisation)s: %(grant)s") % {
-            "intermediary": _intermediary_name(item.intermediary_kvk),
+            "intermediary": grant.intermediary,
             "organisation": organisation_name(request),
             "grant": words,
         }
@@ -146,18 +91,12 @@ def _grant_words(request: Request, item: RequestedGrant, *, valid_from: dt.datet
 
 def grants_in_words(request: Request, *, valid_from: dt.datetime | None = None) -> list[str]:
     """Each mandate and chain mandate of the request in a sentence; with ``valid_from``, with its valid-until date."""
-    items: list[RequestedGrant] = [*request.mandates.all(), *request.chain_mandates.all()]
-    return [_grant_words(request, item, valid_from=valid_from) for item in items]
+    return [_sentence(request, grant, valid_from=valid_from) for grant in requested_grants(request)]
 
 
 def manager_in_words(request: Request) -> str:
     """The manager role the request asks for, in words; empty when it asks for none."""
-    if not request.wants_manager or request.manager_level is None:
-        return ""
-    return _("mandate manager of %(organisation)s, up to level %(level)s") % {
-        "organisation": organisation_name(request),
-        "level": Level(request.manager_level).label,
-    }
+    return manager_role(request)
 
 
 def _signer_names(request: Request) -> list[str]:

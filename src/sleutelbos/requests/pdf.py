@@ -14,12 +14,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import formats, timezone, translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from sleutelbos.requests.models import Request, RequestState
-from sleutelbos.requests.summary import Grant, Summary, summarise
+from sleutelbos.requests.summary import GrantWords, Summary, summarise
 
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 SYSTEM_FONT_DIRS = (
@@ -105,14 +106,14 @@ class RequestPdf(FPDF):
             self.multi_cell(0, LINE, self.text_of(f"• {item}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _grant(pdf: RequestPdf, grant: Grant) -> None:
+def _grant(pdf: RequestPdf, grant: GrantWords) -> None:
     pdf.heading(grant.title, size=11)
-    pdf.paragraph(grant.scope)
-    pdf.bullets(grant.items)
+    pdf.paragraph(f"{capfirst(grant.scope)}.")
+    pdf.bullets(grant.identifiers)
     pdf.fact(_("Level"), grant.level)
     pdf.fact(_("Duration"), grant.duration)
     if grant.branch:
-        pdf.fact(_("Only for"), grant.branch)
+        pdf.fact(_("Only for"), _("branch %(branch)s") % {"branch": grant.branch})
 
 
 def _content(pdf: RequestPdf, request: Request, summary: Summary) -> None:

@@ -1,21 +1,29 @@
-"""A request in plain words: what the signing page and the request PDF show, in the active language.
+"""A request in plain words: the one place that says what a request asks, in the active language.
 
-One summary serves both, so the page a signer reads and the PDF they can keep never say different things.
+The wizard's pages, the mails about a request, the signing page and the request PDF all say it with these words, so
+that the applicant, the signers and staff never read different things. What a requested (chain) mandate covers is
+phrased by :mod:`sleutelbos.mandates.describe`, as the portal phrases real mandates ("all services of Kadaster,
+including new services"); this module adds what only a request has: the branch, the duration from approval, the
+intermediary and the manager role asked for. The names of providers, services and intermediaries are read once per
+request, not per mandate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sleutelbos.catalogue.levels import Level
-from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
+from sleutelbos.catalogue.models import ServiceProvider
+from sleutelbos.mandates.describe import describe_scope, service_labels
 from sleutelbos.mandates.models import ScopeKind
-from sleutelbos.organisations.models import Authority, LegalForm
+from sleutelbos.organisations.models import Authority, LegalForm, Organisation
 from sleutelbos.requests.models import Request, RequestedChainMandate, RequestedMandate, RequestKind, Signer
 from sleutelbos.requests.signatures import (
     SignaturesNotOnline,
@@ -25,17 +33,151 @@ from sleutelbos.requests.signatures import (
     signatures_required,
 )
 
+# --------------------------------------------------------------------------------------------------------------------
+# Words for the parts of a request
+
+
+def listed(items: Iterable[str]) -> str:
+    """ "A, B and C" in the active language."""
+    return get_text_list(list(items), _("and"))
+
+
+def organisation_name(request: Request) -> str:
+    """The organisation's name as the KvK extract gives it (or as registered)."""
+    name = (request.kvk_extract or {}).get("name")
+    if name:
+        return str(name)
+    if request.organisation_id is not None:
+        return request.organisation.name
+    return request.kvk
+
+
+def branch_label(request: Request, number: str) -> str:
+    """A branch of the request's extract: "De Gouden Korst Noord, Sleutelstad (000045678902)"; else its number."""
+    for branch in (request.kvk_extract or {}).get("branches", []):
+        if branch.get("number") == number:
+            name = f"{branch['name']}, {branch['city']}" if branch.get("city") else branch["name"]
+            return f"{name} ({number})"
+    return number
+
+
+def years_words(years: int) -> str:
+    """ "3 years"."""
+    return ngettext("%(years)d year", "%(years)d years", years) % {"years": years}
+
+
+def duration_words(years: int) -> str:
+    """How long a requested mandate runs: "3 years from approval"."""
+    return ngettext("%(years)d year from approval", "%(years)d years from approval", years) % {"years": years}
+
+
+def manager_role(request: Request) -> str:
+    """The manager role the request asks for: "mandate manager of X, up to level EH3"; empty when it asks for none."""
+    if not request.wants_manager or request.manager_level is None:
+        return ""
+    return _("mandate manager of %(organisation)s, up to level %(level)s") % {
+        "organisation": organisation_name(request),
+        "level": Level(request.manager_level).label,
+    }
+
 
 @dataclass(frozen=True)
-class Grant:
-    """One requested mandate or chain mandate in words."""
+class GrantWords:
+    """One requested mandate or chain mandate in words.
 
-    title: str
+    ``scope`` is the phrase of what it covers, without level; ``scope_at_level`` the same with its level.
+    ``identifiers`` name each provider with its OIN and each service with its ServiceUUID, for the record.
+    """
+
+    item: RequestedMandate | RequestedChainMandate
+    number: int
     scope: str
-    items: list[str]
+    scope_at_level: str
+    identifiers: list[str]
     level: str
+    years: str
     duration: str
     branch: str = ""
+    intermediary_kvk: str = ""
+    intermediary: str = ""
+
+    @property
+    def chain(self) -> bool:
+        return isinstance(self.item, RequestedChainMandate)
+
+    @property
+    def title(self) -> str:
+        """ "Mandate 1", or "Chain mandate 1 for Accountants B.V. (KvK 92345678)"."""
+        if self.chain:
+            return _("Chain mandate %(number)d for %(intermediary)s") % {
+                "number": self.number,
+                "intermediary": self.intermediary,
+            }
+        return _("Mandate %(number)d") % {"number": self.number}
+
+
+def requested_grants(request: Request, *, chain: bool | None = None) -> list[GrantWords]:
+    """The request's mandates, then its chain mandates, in words (only one of both with ``chain``).
+
+    The names of all providers, services and intermediaries are read at once: a query each, whatever the number of
+    mandates.
+    """
+    items: list[RequestedMandate | RequestedChainMandate] = []
+    if chain is not True:
+        items += list(request.mandates.all())
+    if chain is not False:
+        items += list(request.chain_mandates.all())
+    oins = {oin for item in items if item.scope_kind == ScopeKind.PROVIDERS for oin in item.providers}
+    uuids = {UUID(str(value)) for item in items if item.scope_kind == ScopeKind.SERVICES for value in item.services}
+    kvks = {item.intermediary_kvk for item in items if isinstance(item, RequestedChainMandate)}
+    providers = {p.oin: p.name for p in ServiceProvider.objects.filter(oin__in=oins)} if oins else {}
+    services = service_labels(uuids)
+    intermediaries = dict(Organisation.objects.filter(kvk__in=kvks).values_list("kvk", "name")) if kvks else {}
+    numbers = {False: 0, True: 0}
+    words = []
+    for item in items:
+        is_chain = isinstance(item, RequestedChainMandate)
+        numbers[is_chain] += 1
+        provider_names = [
+            providers.get(oin, _("unknown service provider %(oin)s") % {"oin": oin}) for oin in item.providers
+        ]
+        service_names = [services[UUID(str(value))] for value in item.services]
+        if item.scope_kind == ScopeKind.PROVIDERS:
+            identifiers = [f"{name} (OIN {oin})" for name, oin in zip(provider_names, item.providers, strict=True)]
+        elif item.scope_kind == ScopeKind.SERVICES:
+            identifiers = [
+                f"{name} (ServiceUUID {value})" for name, value in zip(service_names, item.services, strict=True)
+            ]
+        else:
+            identifiers = []
+        kind = ScopeKind(item.scope_kind)
+        branch = getattr(item, "branch_number", "")
+        words.append(
+            GrantWords(
+                item=item,
+                number=numbers[is_chain],
+                scope=describe_scope(kind, providers=provider_names, services=service_names),
+                scope_at_level=describe_scope(kind, level=item.level, providers=provider_names, services=service_names),
+                identifiers=identifiers,
+                level=Level(item.level).label,
+                years=years_words(item.years),
+                duration=duration_words(item.years),
+                branch=branch_label(request, branch) if branch else "",
+                intermediary_kvk=item.intermediary_kvk if is_chain else "",
+                intermediary=_intermediary(item.intermediary_kvk, intermediaries) if is_chain else "",
+            )
+        )
+    return words
+
+
+def _intermediary(kvk: str, names: dict[str, str]) -> str:
+    if kvk in names:
+        return f"{names[kvk]} (KvK {kvk})"
+    return _("the organisation with KvK number %(kvk)s") % {"kvk": kvk}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The whole request, for the signing page and the PDF
 
 
 @dataclass(frozen=True)
@@ -67,53 +209,13 @@ class Summary:
     applicant_name: str
     applicant_email: str
     applicant_date_of_birth: dt.date | None
-    mandates: list[Grant] = field(default_factory=list)
-    chain_mandates: list[Grant] = field(default_factory=list)
+    mandates: list[GrantWords] = field(default_factory=list)
+    chain_mandates: list[GrantWords] = field(default_factory=list)
     manager: str = ""
     signers: list[SignerLine] = field(default_factory=list)
     signatures_needed: str = ""
     document_hash: str = ""
     submitted_at: dt.datetime | None = None
-
-
-def _providers(oins: list[str]) -> list[str]:
-    names = {provider.oin: provider.name for provider in ServiceProvider.objects.filter(oin__in=oins)}
-    return [
-        f"{names[oin]} (OIN {oin})" if oin in names else _("unknown provider (OIN %(oin)s)") % {"oin": oin}
-        for oin in oins
-    ]
-
-
-def _services(uuids: list[str]) -> list[str]:
-    wanted = {UUID(value) for value in uuids}
-    definitions = ServiceDefinition.objects.filter(uuid__in=wanted).select_related("provider")
-    found: dict[str, list[str]] = {}
-    for definition in definitions:
-        found.setdefault(str(definition.uuid), []).append(f"{definition.name} ({definition.provider.name})")
-    lines = []
-    for value in uuids:
-        lines.extend(found.get(str(UUID(value)), [_("unknown service (%(uuid)s)") % {"uuid": value}]))
-    return lines
-
-
-def _duration(years: int) -> str:
-    return ngettext("%(years)d year from approval", "%(years)d years from approval", years) % {"years": years}
-
-
-def _scope(item: RequestedMandate | RequestedChainMandate) -> tuple[str, list[str]]:
-    if item.scope_kind == ScopeKind.ALL:
-        return _("All services of all service providers."), []
-    if item.scope_kind == ScopeKind.PROVIDERS:
-        return _("All services of these service providers:"), _providers(list(item.providers))
-    return _("These services:"), _services(list(item.services))
-
-
-def _branch_name(request: Request, number: str) -> str:
-    for branch in request.kvk_extract.get("branches", []):
-        if branch["number"] == number:
-            name = f"{branch['name']}, {branch['city']}" if branch.get("city") else branch["name"]
-            return _("branch %(number)s (%(name)s)") % {"number": number, "name": name}
-    return _("branch %(number)s") % {"number": number}
 
 
 def _signatures_needed(request: Request, signers: list[Signer]) -> str:
@@ -140,15 +242,12 @@ def summarise(request: Request) -> Summary:
     signers = list(request.signers.filter(superseded_at__isnull=True))
     summary = Summary(
         kind=RequestKind(request.kind).label,
-        organisation=extract.get("name", ""),
+        organisation=organisation_name(request),
         kvk=request.kvk,
         rsin=extract.get("rsin", ""),
         legal_form=str(LegalForm(legal_form).label) if legal_form in LegalForm.values else legal_form,
         extract_date=request.extract_date,
-        branches=[
-            ", ".join(part for part in (branch["number"], branch["name"], branch.get("city", "")) if part)
-            for branch in extract.get("branches", [])
-        ],
+        branches=[branch_label(request, branch["number"]) for branch in extract.get("branches", [])],
         functionaries=[
             f"{rep.name} ({rep.role}, {Authority(rep.authority).label})"
             if rep.role
@@ -161,34 +260,11 @@ def summarise(request: Request) -> Summary:
         document_hash=request.document_hash,
         submitted_at=request.submitted_at,
     )
-    for number, mandate in enumerate(request.mandates.all(), start=1):
-        scope, items = _scope(mandate)
-        summary.mandates.append(
-            Grant(
-                title=_("Mandate %(number)d") % {"number": number},
-                scope=scope,
-                items=items,
-                level=Level(mandate.level).label,
-                duration=_duration(mandate.years),
-                branch=_branch_name(request, mandate.branch_number) if mandate.branch_number else "",
-            )
-        )
-    for number, chain in enumerate(request.chain_mandates.all(), start=1):
-        scope, items = _scope(chain)
-        summary.chain_mandates.append(
-            Grant(
-                title=_("Chain mandate %(number)d for intermediary KvK %(kvk)s")
-                % {"number": number, "kvk": chain.intermediary_kvk},
-                scope=scope,
-                items=items,
-                level=Level(chain.level).label,
-                duration=_duration(chain.years),
-            )
-        )
-    if request.wants_manager and request.manager_level:
-        summary.manager = _("The applicant becomes mandate manager of the organisation, up to level %(level)s.") % {
-            "level": Level(request.manager_level).label
-        }
+    for grant in requested_grants(request):
+        (summary.chain_mandates if grant.chain else summary.mandates).append(grant)
+    role = manager_role(request)
+    if role:
+        summary.manager = _("The applicant becomes %(role)s.") % {"role": role}
     summary.signers = [
         SignerLine(
             name=signer.functionary_name,

@@ -14,7 +14,6 @@ account belongs to the browser session that started it: its number is kept in th
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -60,6 +59,7 @@ from sleutelbos.requests.signatures import (
     signatures_required,
 )
 from sleutelbos.requests.states import can_transition
+from sleutelbos.requests.summary import listed, manager_role, requested_grants
 
 #: The numbers of the first applications this browser session started (without an account).
 APPLIED = "requests_applied"
@@ -194,80 +194,18 @@ def _page(
 # The request in plain words
 
 
-def _join(items: Sequence[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
-
-
-def _provider_names(oins: Iterable[str]) -> dict[str, str]:
-    return {provider.oin: provider.name for provider in ServiceProvider.objects.filter(oin__in=list(oins))}
-
-
-def _service_names(uuids: Iterable[str]) -> dict[str, str]:
-    """ "Service (provider)" by ServiceUUID; a ServiceUUID several providers share names each of them."""
-    wanted = {UUID(str(value)) for value in uuids}
-    found: dict[str, list[str]] = {}
-    for definition in ServiceDefinition.objects.filter(uuid__in=wanted).select_related("provider"):
-        found.setdefault(str(definition.uuid), []).append(f"{definition.name} ({definition.provider.name})")
-    return {uuid: _join(sorted(names)) for uuid, names in found.items()}
-
-
-def describe_scope(item: RequestedMandate | RequestedChainMandate) -> str:
-    """What a requested (chain) mandate covers, as a phrase: "all services of Kadaster, also new services"."""
-    if item.scope_kind == ScopeKind.ALL:
-        return _("all services of all service providers, also service providers that join later")
-    if item.scope_kind == ScopeKind.PROVIDERS:
-        names = _provider_names(item.providers)
-        listed = [names.get(oin, _("unknown service provider %(oin)s") % {"oin": oin}) for oin in item.providers]
-        return ngettext(
-            "all services of %(providers)s, also services it adds later",
-            "all services of %(providers)s, also services they add later",
-            len(listed),
-        ) % {"providers": _join(listed)}
-    names = _service_names(item.services)
-    listed = [names.get(str(uuid), _("unknown service %(uuid)s") % {"uuid": uuid}) for uuid in item.services]
-    return ngettext("only the service %(services)s", "only the services %(services)s", len(listed)) % {
-        "services": _join(listed)
-    }
-
-
-def _branch_label(obj: Request, number: str) -> str:
-    for branch in obj.kvk_extract.get("branches", []):
-        if branch["number"] == number:
-            place = f", {branch['city']}" if branch.get("city") else ""
-            return f"{branch['name']}{place} ({number})"
-    return number
-
-
-def _years(years: int) -> str:
-    return ngettext("%(years)d year", "%(years)d years", years) % {"years": years}
-
-
 def grant_rows(obj: Request, means_level: Level | None = None) -> list[dict[str, Any]]:
-    """The request's mandates or chain mandates in words, each with the problem the applicant must solve, if any."""
-    chain = obj.kind == RequestKind.CHAIN_MANDATE
-    items = list(obj.chain_mandates.all()) if chain else list(obj.mandates.all())
+    """The request's mandates or chain mandates in words (as ``summary`` says them), each with the problem the
+    applicant must solve, if any."""
     rows = []
-    for index, item in enumerate(items):
+    for index, grant in enumerate(requested_grants(obj, chain=obj.kind == RequestKind.CHAIN_MANDATE)):
         problem = ""
-        if means_level is not None and item.level > means_level:
+        if means_level is not None and grant.item.level > means_level:
             problem = _(
                 "Your means has level %(means)s, lower than %(level)s: change the level, or have your means upgraded "
                 "first."
-            ) % {"means": means_level.label, "level": Level(item.level).label}
-        rows.append(
-            {
-                "index": index,
-                "number": index + 1,
-                "scope": describe_scope(item),
-                "level": Level(item.level).label,
-                "years": _years(item.years),
-                "branch": _branch_label(obj, item.branch_number) if getattr(item, "branch_number", "") else "",
-                "intermediary": getattr(item, "intermediary_kvk", ""),
-                "problem": problem,
-            }
-        )
+            ) % {"means": means_level.label, "level": grant.level}
+        rows.append({"index": index, "number": grant.number, "grant": grant, "problem": problem})
     return rows
 
 
@@ -861,7 +799,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(
                     request,
                     _("Your request is submitted. We sent a signing link by e-mail to: %(names)s.")
-                    % {"names": _join(names)},
+                    % {"names": listed(names)},
                 )
             else:
                 messages.success(request, _("Your request is submitted."))
@@ -916,7 +854,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "extract": _extract_view(obj),
         "rows": grant_rows(obj),
         "chain": obj.kind == RequestKind.CHAIN_MANDATE,
-        "manager_level": _manager_level(obj),
+        "manager": manager_role(obj),
         "signers": signers,
         "events": obj.events.all(),
         "editable": obj.state in EDITABLE,
