@@ -31,10 +31,11 @@ from django_tasks_db.models import DBTaskResult
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from sleutelbos.catalogue.levels import Level
-from sleutelbos.catalogue.models import ServiceInstance, ServiceProvider
+from sleutelbos.catalogue.models import ServiceInstance
 from sleutelbos.identity.models import Person
 from sleutelbos.mail.models import OutgoingMail
 from sleutelbos.mandates.decisions import decide
+from sleutelbos.mandates.models import Mandate
 from sleutelbos.organisations.models import Organisation
 from sleutelbos.requests.models import Request, RequestState
 from tests import factories as f
@@ -178,7 +179,7 @@ def _admin_breadcrumbs(violation: dict) -> bool:
     return violation["id"] == "link-in-text-block" and all(target.startswith(".breadcrumbs") for target in targets)
 
 
-class Person_:  # noqa: N801 - a person at their own browser; "Person" is the model
+class Visitor:
     """One person's own browser (a fresh context, in English), with axe-core at hand."""
 
     def __init__(self, browser: Browser, axe: Axe, base_url: str) -> None:
@@ -233,10 +234,10 @@ class Browsers:
         self.browser = browser
         self.axe = axe
         self.base_url = base_url
-        self.opened: list[Person_] = []
+        self.opened: list[Visitor] = []
 
-    def open(self) -> Person_:
-        self.opened.append(Person_(self.browser, self.axe, self.base_url))
+    def open(self) -> Visitor:
+        self.opened.append(Visitor(self.browser, self.axe, self.base_url))
         return self.opened[-1]
 
     def settle(self) -> None:
@@ -254,7 +255,7 @@ def browsers(browser: Browser, axe: Axe, live_server) -> Iterator[Browsers]:
     assert errors == []
 
 
-def log_in_at_eh3(user: Person_, person: Person, totp) -> None:
+def log_in_at_eh3(user: Visitor, person: Person, totp) -> None:
     """Password, then the code of the authenticator app: a session at EH3."""
     page = user.page
     user.goto("/account/login/")
@@ -268,7 +269,7 @@ def log_in_at_eh3(user: Person_, person: Person, totp) -> None:
     expect(page.locator("[data-session-level]")).to_have_text("EH3")
 
 
-def sign_from_mail(user: Person_, mailbox: Mailbox, *, email: str, name: str, born: str) -> None:
+def sign_from_mail(user: Visitor, mailbox: Mailbox, *, email: str, name: str, born: str) -> None:
     """A representative opens the link in their mail, confirms who they are with the mailed code, and signs."""
     page = user.page
     user.goto(signing_link(mailbox.wait_for(email, "Please sign the eHerkenning request")))
@@ -295,11 +296,10 @@ def sign_from_mail(user: Person_, mailbox: Mailbox, *, email: str, name: str, bo
     user.check_accessible()
 
 
-def catalogue() -> tuple[list[ServiceProvider], list[ServiceInstance]]:
-    """Three service providers, each with one service at EH3."""
+def catalogue() -> list[ServiceInstance]:
+    """Three service providers, Belastingdienst, RVO and UWV, each with one service at EH3."""
     providers = [f.provider(name=name) for name in ("Belastingdienst", "RVO", "UWV")]
-    services = [f.instance(f.definition(provider, level=Level.EH3)) for provider in providers]
-    return providers, services
+    return [f.instance(f.definition(provider, level=Level.EH3)) for provider in providers]
 
 
 def assert_every_mail_went_through_the_worker() -> None:
@@ -317,7 +317,7 @@ def test_a_jointly_authorized_request_signed_by_two_representatives_and_approved
     live_server, browsers: Browsers, mailbox: Mailbox
 ) -> None:
     started = time.monotonic()
-    (belastingdienst, rvo, uwv), (at_belastingdienst, at_rvo, at_uwv) = catalogue()
+    at_belastingdienst, at_rvo, at_uwv = catalogue()
     willem = person_with_password(Level.EH3, name="Willem Hoekstra", email="willem@hoekstra-bouw.nl")
     willem.date_of_birth = dt.date(1963, 5, 2)
     willem.save()
@@ -408,6 +408,7 @@ def test_a_jointly_authorized_request_signed_by_two_representatives_and_approved
         "Esther Hoekstra",
     ]
     assert all(s.user_agent and s.address for s in request.signers.all())
+    assert not Mandate.objects.filter(holder=willem).exists()  # nothing is active before the supplier approves
 
     # 7. The verifier logs into the back office, opens the queue and the request, and approves after confirming.
     verifier = browsers.open()
@@ -453,7 +454,7 @@ def test_a_jointly_authorized_request_signed_by_two_representatives_and_approved
         assert decision.level == Level.EH3
     refused = decide(willem, company, at_uwv, level=Level.EH3)
     assert not refused.allowed
-    assert refused.reasons
+    assert [reason.code for reason in refused.reasons] == ["no_mandate"]
     print(f"\njoint request end to end: {time.monotonic() - started:.1f} s")
 
 
