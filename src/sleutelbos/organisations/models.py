@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sleutelbos.catalogue.levels import Level, level_field
@@ -130,3 +133,71 @@ class Membership(models.Model):
     @property
     def is_manager(self) -> bool:
         return self.manager_level is not None
+
+
+class InvitationState(models.TextChoices):
+    PENDING = "pending", _("waiting for an answer")
+    ACCEPTED = "accepted", _("accepted")
+    DECLINED = "declined", _("declined")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class Invitation(models.Model):
+    """A mandate manager invites someone by e-mail to join the organisation; they accept from the mailed link.
+
+    Only a hash of the link's token is stored. A pending invitation past ``expires_at`` no longer works; inviting the
+    same address again renews it (one pending invitation per address and organisation).
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="invitations", verbose_name=_("organisation")
+    )
+    email = models.EmailField(_("e-mail address"))
+    name = models.CharField(_("name"), max_length=200)
+    language = models.CharField(_("language of the mail"), max_length=10, choices=settings.LANGUAGES)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    state = models.CharField(
+        _("state"), max_length=20, choices=InvitationState.choices, default=InvitationState.PENDING
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invited by"),
+    )
+    invited_at = models.DateTimeField(_("invited at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invitations",
+        verbose_name=_("accepted by"),
+    )
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["organisation", "-invited_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "email"],
+                condition=models.Q(state="pending"),
+                name="invitation_one_pending_per_address",
+            ),
+            models.CheckConstraint(condition=models.Q(state__in=InvitationState.values), name="invitation_state_valid"),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("invited_at")), name="invitation_expires_after_sent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organisation} ({self.get_state_display()})"
+
+    def is_open(self, at: datetime.datetime | None = None) -> bool:
+        """Pending and not yet expired: the link still works."""
+        return self.state == InvitationState.PENDING and (at or timezone.now()) < self.expires_at
