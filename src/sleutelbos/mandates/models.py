@@ -94,6 +94,15 @@ class Mandate(Grant):
     providers = models.ManyToManyField(
         "catalogue.ServiceProvider", through="MandateProvider", related_name="+", blank=True
     )
+    previous = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="successor",
+        verbose_name=_("re-activates"),
+        help_text=_("The expired mandate this one re-activated; an expired mandate is re-activated once."),
+    )
 
     class Meta:
         verbose_name = _("mandate")
@@ -183,3 +192,27 @@ class ChainMandateService(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain_mandate_id} → {self.service_uuid}"
+
+
+class ExpiryNotice(models.Model):
+    """That the holder and managers of a mandate were warned, ``days_before`` its end ``valid_until``.
+
+    One row per mandate, threshold and end date: no warning goes out twice for the same threshold, and a renewed
+    mandate (a later end) is warned about again before its new end.
+    """
+
+    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="expiry_notices")
+    days_before = models.PositiveSmallIntegerField(_("days before the end"))
+    valid_until = models.DateTimeField(_("end warned about"))
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    recipients = models.PositiveSmallIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        verbose_name = _("expiry notice")
+        verbose_name_plural = _("expiry notices")
+        constraints = [
+            models.UniqueConstraint(fields=["mandate", "days_before", "valid_until"], name="expiry_notice_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mandate_id}: {self.days_before} days before {self.valid_until:%Y-%m-%d}"

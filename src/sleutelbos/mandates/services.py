@@ -9,8 +9,9 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sleutelbos.audit.services import Actor, audit_record
 from sleutelbos.catalogue.levels import Level
@@ -31,6 +32,8 @@ from sleutelbos.organisations.services import membership_ensure
 from sleutelbos.validation import fail
 
 MAX_YEARS = 5
+#: How long a mandate is granted, renewed or re-activated for, in years.
+RENEWAL_YEARS = (1, 3, 5)
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,9 @@ def _save_scope(grant: Grant, scope: Scope, provider_link: type, service_link: t
     service_link.objects.bulk_create([service_link(**{fk: grant}, service_uuid=u) for u in set(scope.services)])
 
 
-def _check_manager(actor: Actor, organisation: Organisation, level: Level) -> None:
-    """A manager may grant at most their own manager level (staff and integrations act for the supplier)."""
+def _check_manager(actor: Actor, organisation: Organisation, level: Level, *, message: str = "") -> None:
+    """A manager may grant (renew, revoke) at most their own manager level (staff and integrations act for the
+    supplier). ``message`` says what is refused, with ``%(manager)s`` and ``%(level)s``."""
     if actor.is_staff:
         return
     manager_level = (
@@ -125,9 +129,23 @@ def _check_manager(actor: Actor, organisation: Organisation, level: Level) -> No
     if level > manager_level:
         raise fail(
             "level",
-            _("You manage mandates up to level %(manager)s and cannot grant %(level)s.")
+            (message or _("You manage mandates up to level %(manager)s and cannot grant %(level)s."))
             % {"manager": Level(manager_level).label, "level": level.label},
             code="above_manager_level",
+        )
+
+
+def _check_holder(holder: Person, level: Level) -> None:
+    """The holder has a means, at least at ``level``."""
+    means = Means.objects.filter(person=holder).first()
+    if means is None:
+        raise fail("holder", _("This person has no eHerkenning means yet."), code="no_means")
+    if level > means.level:
+        raise fail(
+            "level",
+            _("A mandate cannot exceed the level of the holder's means (%(means)s).")
+            % {"means": Level(means.level).label},
+            code="above_means_level",
         )
 
 
@@ -147,16 +165,7 @@ def mandate_grant(
     level = Level.parse(level)
     scope.validate()
     start, end = _validity(valid_from, valid_until)
-    means = Means.objects.filter(person=holder).first()
-    if means is None:
-        raise fail("holder", _("This person has no eHerkenning means yet."), code="no_means")
-    if level > means.level:
-        raise fail(
-            "level",
-            _("A mandate cannot exceed the level of the holder's means (%(means)s).")
-            % {"means": Level(means.level).label},
-            code="above_means_level",
-        )
+    _check_holder(holder, level)
     if branch is not None and branch.organisation_id != organisation.pk:
         raise fail("branch", _("This branch belongs to another organisation."), code="other_organisation")
     _check_manager(actor, organisation, level)
@@ -201,7 +210,12 @@ def _revoke(grant: Grant, actor: Actor) -> None:
 def mandate_revoke(*, actor: Actor, mandate: Mandate, reason: str = "") -> Mandate:
     """Revoke a mandate, at once and for good."""
     mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
-    _check_manager(actor, mandate.organisation, Level.EH2)
+    _check_manager(
+        actor,
+        mandate.organisation,
+        Level(mandate.level),
+        message=_("You manage mandates up to level %(manager)s and cannot revoke a mandate at %(level)s."),
+    )
     _revoke(mandate, actor)
     audit_record(
         actor=actor,
@@ -211,6 +225,115 @@ def mandate_revoke(*, actor: Actor, mandate: Mandate, reason: str = "") -> Manda
         data={"holder": mandate.holder_id, "reason": reason},
     )
     return mandate
+
+
+def _check_years(years: int) -> None:
+    if years not in RENEWAL_YEARS:
+        raise fail("years", _("Choose how long the mandate is valid: 1, 3 or 5 years."), code="invalid_years")
+
+
+def _locked_mandate(mandate: Mandate) -> Mandate:
+    return Mandate.objects.select_for_update().select_related("holder", "organisation", "branch").get(pk=mandate.pk)
+
+
+@transaction.atomic
+def mandate_renew(*, actor: Actor, mandate: Mandate, years: int, now: dt.datetime | None = None) -> Mandate:
+    """Extend a mandate that has not ended to ``years`` (1, 3 or 5) from today, never shortening it.
+
+    The same checks as a grant apply at the mandate's level: the manager's level and the holder's means. A mandate
+    is never valid for more than 5 years ahead; its start stays as it was (the history stays true: it served
+    without a gap). An expired mandate is re-activated instead (:func:`mandate_reactivate`).
+    """
+    now = now or timezone.now()
+    mandate = _locked_mandate(mandate)
+    if mandate.revoked_at is not None:
+        raise fail("mandate", _("This mandate was revoked; revocation is final. Grant a new one."), code="revoked")
+    if mandate.valid_until <= now:
+        raise fail("mandate", _("This mandate has expired: re-activate it instead."), code="expired")
+    _check_years(years)
+    level = Level(mandate.level)
+    _check_manager(
+        actor,
+        mandate.organisation,
+        level,
+        message=_("You manage mandates up to level %(manager)s and cannot renew a mandate at %(level)s."),
+    )
+    _check_holder(mandate.holder, level)
+    previous_until = mandate.valid_until
+    until = add_years(now, years)
+    if until <= previous_until:
+        raise fail(
+            "years",
+            ngettext(
+                "This mandate is already valid until %(date)s: renewing it for %(years)d year would not extend it.",
+                "This mandate is already valid until %(date)s: renewing it for %(years)d years would not extend it.",
+                years,
+            )
+            % {"date": formats.date_format(timezone.localtime(previous_until), "DATE_FORMAT"), "years": years},
+            code="not_longer",
+        )
+    mandate.valid_until = until
+    mandate.save(update_fields=["valid_until"])
+    audit_record(
+        actor=actor,
+        action="mandate:renewed",
+        subject=mandate,
+        organisation=mandate.organisation,
+        data={
+            "holder": mandate.holder_id,
+            "years": years,
+            "previous_valid_until": previous_until,
+            "valid_until": until,
+        },
+    )
+    return mandate
+
+
+def scope_of(mandate: Mandate) -> Scope:
+    """The scope of a stored mandate, as a grant takes it."""
+    return Scope(
+        ScopeKind(mandate.scope_kind),
+        providers=tuple(link.provider for link in mandate.provider_links.select_related("provider")),
+        services=tuple(mandate.service_links.values_list("service_uuid", flat=True)),
+    )
+
+
+@transaction.atomic
+def mandate_reactivate(*, actor: Actor, mandate: Mandate, years: int, now: dt.datetime | None = None) -> Mandate:
+    """Grant an expired mandate again, the same in scope, level and branch, from now for ``years`` (1, 3 or 5).
+
+    The expired mandate stays as it was (it did not serve between its end and now); the new one names it as
+    ``previous``, and an expired mandate is re-activated once. All checks of a grant apply.
+    """
+    now = now or timezone.now()
+    old = _locked_mandate(mandate)
+    if old.revoked_at is not None:
+        raise fail("mandate", _("This mandate was revoked; revocation is final. Grant a new one."), code="revoked")
+    if old.valid_until > now:
+        raise fail("mandate", _("This mandate has not expired: renew it instead."), code="not_expired")
+    if Mandate.objects.filter(previous=old).exists():
+        raise fail("mandate", _("This mandate was already re-activated."), code="already_reactivated")
+    _check_years(years)
+    new = mandate_grant(
+        actor=actor,
+        holder=old.holder,
+        organisation=old.organisation,
+        scope=scope_of(old),
+        level=Level(old.level),
+        valid_from=now,
+        valid_until=add_years(now, years),
+        branch=old.branch,
+    )
+    new.previous = old
+    new.save(update_fields=["previous"])
+    audit_record(
+        actor=actor,
+        action="mandate:reactivated",
+        subject=new,
+        organisation=old.organisation,
+        data={"holder": old.holder_id, "previous": old.pk, "years": years, "valid_until": new.valid_until},
+    )
+    return new
 
 
 @transaction.atomic
