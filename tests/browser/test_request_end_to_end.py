@@ -24,6 +24,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
 
+import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
@@ -255,7 +256,7 @@ def browsers(browser: Browser, axe: Axe, live_server) -> Iterator[Browsers]:
     assert errors == []
 
 
-def log_in_at_eh3(user: Visitor, person: Person, totp) -> None:
+def log_in_at_eh3(user: Visitor, person: Person, totp: pyotp.TOTP) -> None:
     """Password, then the code of the authenticator app: a session at EH3."""
     page = user.page
     user.goto("/account/login/")
