@@ -36,6 +36,7 @@ PERIODIC_TASKS: tuple[Periodic, ...] = (
     Periodic("mail:flush", "sleutelbos.mail.tasks.flush_mail", dt.timedelta(minutes=1)),
     Periodic("requests:remind", "sleutelbos.requests.tasks.remind_signers", dt.timedelta(minutes=15)),
     Periodic("requests:expire", "sleutelbos.requests.tasks.expire_requests", dt.timedelta(minutes=15)),
+    Periodic("mandates:expiry", "sleutelbos.mandates.tasks.warn_expiring_mandates", dt.timedelta(hours=1)),
 )
 
 
