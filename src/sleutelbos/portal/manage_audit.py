@@ -44,25 +44,33 @@ ACTIONS: dict[str, Any] = {
     "mandate:renewed": gettext_lazy("Mandate renewed"),
     "mandate:reactivated": gettext_lazy("Mandate re-activated"),
     "mandate:revoked": gettext_lazy("Mandate revoked"),
+    "mandate:expiry_warned": gettext_lazy("Warned that a mandate expires"),
     "chain_mandate:granted": gettext_lazy("Chain mandate granted"),
     "chain_mandate:revoked": gettext_lazy("Chain mandate revoked"),
     "membership:created": gettext_lazy("Person linked"),
     "membership:ended": gettext_lazy("Person unlinked"),
     "membership:manager_set": gettext_lazy("Made mandate manager"),
     "membership:manager_ended": gettext_lazy("No longer mandate manager"),
-    "invitation:created": gettext_lazy("Invitation sent"),
+    "invitation:sent": gettext_lazy("Invitation sent"),
     "invitation:accepted": gettext_lazy("Invitation accepted"),
+    "invitation:declined": gettext_lazy("Invitation declined"),
     "invitation:withdrawn": gettext_lazy("Invitation withdrawn"),
     "saml:login_allowed": gettext_lazy("Logged in at a service provider"),
+    "request:created": gettext_lazy("Request started"),
+    "request:updated": gettext_lazy("Request changed"),
     "request:submitted": gettext_lazy("Request submitted"),
+    "request:awaiting_signatures": gettext_lazy("Request awaits signatures"),
     "request:sent_for_signature": gettext_lazy("Request sent for signature"),
     "request:signed": gettext_lazy("Request signed"),
     "request:signature_declined": gettext_lazy("Signature declined"),
     "request:signature_refused": gettext_lazy("Signature refused"),
     "request:signer_reminded": gettext_lazy("Signer reminded"),
+    "request:ready_for_verification": gettext_lazy("Request ready for verification"),
+    "request:more_information_requested": gettext_lazy("More information requested"),
     "request:approved": gettext_lazy("Request approved"),
     "request:rejected": gettext_lazy("Request rejected"),
     "request:withdrawn": gettext_lazy("Request withdrawn"),
+    "request:expired": gettext_lazy("Request expired"),
     "request:extract_refreshed": gettext_lazy("Chamber of Commerce extract refreshed"),
     "organisation:created": gettext_lazy("Organisation registered"),
     "branch:created": gettext_lazy("Branch registered"),
@@ -229,6 +237,8 @@ def _details(event: AuditEvent, names: _Names) -> str:
         parts.append(person)
     elif event.subject_type == MEMBERSHIP and (member := names.person(names.members.get(event.subject_id))):
         parts.append(member)
+    elif isinstance(email := data.get("email"), str) and email:
+        parts.append(email)
     if entity_id := data.get("entity_id"):
         parts.append(_("at %(service_provider)s") % {"service_provider": names.entities.get(entity_id, entity_id)})
     if intermediary := data.get("intermediary"):
