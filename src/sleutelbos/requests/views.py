@@ -246,10 +246,16 @@ def _standing(obj: Request) -> str:
             "Per the KvK register you are %(role)s of %(organisation)s and alone/independently authorized: you sign "
             "the request yourself and become mandate manager automatically."
         ) % {"role": me.role or _("a representative"), "organisation": name}
+    values = {"role": me.role or _("a representative"), "organisation": name}
+    if me.authority == Authority.JOINT:
+        return _(
+            "Per the KvK register you are %(role)s of %(organisation)s and jointly authorized: more representatives "
+            "sign your request."
+        ) % values
     return _(
-        "Per the KvK register you are %(role)s of %(organisation)s with %(authority)s: more representatives sign your "
-        "request."
-    ) % {"role": me.role or _("a representative"), "organisation": name, "authority": Authority(me.authority).label}
+        "Per the KvK register you are %(role)s of %(organisation)s with restricted authority: more representatives "
+        "sign your request."
+    ) % values
 
 
 def _signature_rule(obj: Request) -> str:
