@@ -282,7 +282,7 @@ def login(world: World, *, check: bool) -> Login:
 
 
 def count_work(world: World, logins: int) -> dict[str, float]:
-    """Statements per login (BEGIN, COMMIT and SAVEPOINTs not counted) and writes of the session table per login,
+    """Statements per login (BEGIN, COMMIT and savepoints not counted) and writes of the session table per login,
     over a few untimed logins (counting queries costs time of its own)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -290,9 +290,8 @@ def count_work(world: World, logins: int) -> dict[str, float]:
     with CaptureQueriesContext(connection) as context:
         for _ in range(logins):
             login(world, check=False)
-    statements = [
-        query["sql"] for query in context.captured_queries if not query["sql"].startswith(("BEGIN", "COMMIT", "SAVE"))
-    ]
+    bookkeeping = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+    statements = [query["sql"] for query in context.captured_queries if not query["sql"].startswith(bookkeeping)]
     sessions = [sql for sql in statements if sql.startswith(("UPDATE", "INSERT")) and '"django_session"' in sql]
     return {"queries_per_login": len(statements) / logins, "session_writes_per_login": len(sessions) / logins}
 

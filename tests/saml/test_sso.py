@@ -601,7 +601,7 @@ def test_the_sso_request_and_the_artifact_resolution_read_the_dv_once(
     with django_assert_max_num_queries(14):
         answer = client.get(redirect_url(authn_request(service_index=1)))
     body = soap.wrap(artifact_resolve(artifact_of(answer)), soap.SOAP_1_1)
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(5):
         resolved = client.post(ARTIFACT_RESOLUTION_PATH, body, content_type=soap.CONTENT_TYPES[soap.SOAP_1_1])
 
     envelope = etree.fromstring(resolved.content)

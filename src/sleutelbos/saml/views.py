@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -288,18 +289,20 @@ def _answer(
         answer = flow.answer_allowed(
             pending=pending, token=token, attributes=attributes, level=reached, now=now, entity=entity
         )
-        response = _send(request, pending, answer, now=now, token=token, entity=entity)
+        # The artifact and the audit event are written together, in one commit: no answer without its record.
+        with transaction.atomic():
+            response = _send(request, pending, answer, now=now, token=token, entity=entity)
+            services.login_record_allowed(
+                pending=pending,
+                person=person,
+                organisation=chosen.organisation,
+                intermediary=chosen.intermediary,
+                services=answered,
+                branch=branch,
+                level=reached,
+            )
     except Exception as error:
         return _answer_failed(request, token, pending, error)
-    services.login_record_allowed(
-        pending=pending,
-        person=person,
-        organisation=chosen.organisation,
-        intermediary=chosen.intermediary,
-        services=answered,
-        branch=branch,
-        level=reached,
-    )
     return response
 
 
@@ -419,8 +422,12 @@ def artifact_resolution(request: HttpRequest) -> HttpResponse:
         if entity is None:
             raise flow.Refused(f"unknown issuer {resolve.issuer[:200]!r}")
         verify(element, selectors.signing_certificates(entity))
-        if not services.message_id_remember(issuer=entity.entity_id, message_id=resolve.id, now=now):
-            raise flow.Refused(f"replayed ArtifactResolve ID {resolve.id!r}")
+        with transaction.atomic():  # the message ID and the claim of the artifact in one commit
+            if not services.message_id_remember(issuer=entity.entity_id, message_id=resolve.id, now=now):
+                raise flow.Refused(f"replayed ArtifactResolve ID {resolve.id!r}")
+            message = services.artifact_resolve(
+                issuer=entity.entity_id, artifact=resolve.artifact, now=now, entity=entity
+            )
     except soap.SoapError as error:
         logger.warning("SAML ArtifactResolve refused: %s", error.reason)
         return _soap_fault(error.version, error.code)
@@ -432,7 +439,7 @@ def artifact_resolution(request: HttpRequest) -> HttpResponse:
         response_id=messages.new_id(),
         in_response_to=resolve.id,
         issuer=config.entity_id,
-        message=services.artifact_resolve(issuer=entity.entity_id, artifact=resolve.artifact, now=now, entity=entity),
+        message=message,
         now=now,
         sign_key=config.key_pem,
         sign_cert=config.cert_pem,
