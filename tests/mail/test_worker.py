@@ -23,6 +23,7 @@ START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 FLUSH = "sleutelbos.mail.tasks.flush_mail"
 REMIND = "sleutelbos.requests.tasks.remind_signers"
 EXPIRE = "sleutelbos.requests.tasks.expire_requests"
+EXPIRY = "sleutelbos.mandates.tasks.warn_expiring_mandates"  # hourly: once in these 15 minutes
 
 
 @pytest.fixture(autouse=True)
@@ -42,26 +43,26 @@ def runs() -> list[str]:
 def test_each_periodic_task_is_enqueued_once_per_interval_with_two_workers() -> None:
     with time_machine.travel(START, tick=False) as traveller:
         worker()
-        assert runs() == sorted([FLUSH, REMIND, EXPIRE])
+        assert runs() == sorted([FLUSH, REMIND, EXPIRE, EXPIRY])
         worker()  # a second worker at the same moment: nothing is due any more
-        assert runs() == sorted([FLUSH, REMIND, EXPIRE])
+        assert runs() == sorted([FLUSH, REMIND, EXPIRE, EXPIRY])
 
         traveller.shift(dt.timedelta(minutes=1))
         worker()
         worker()
-        assert runs() == sorted([FLUSH, FLUSH, REMIND, EXPIRE])  # mail every minute, once
+        assert runs() == sorted([FLUSH, FLUSH, REMIND, EXPIRE, EXPIRY])  # mail every minute, once
 
         traveller.shift(dt.timedelta(minutes=14))
         worker()
         worker()
-        assert runs() == sorted([FLUSH] * 3 + [REMIND] * 2 + [EXPIRE] * 2)
+        assert runs() == sorted([FLUSH] * 3 + [REMIND] * 2 + [EXPIRE] * 2 + [EXPIRY])
     assert set(PeriodicTask.objects.values_list("name", flat=True)) == {p.name for p in PERIODIC_TASKS}
     assert DBTaskResult.objects.failed().count() == 0
 
 
 def test_a_due_task_is_claimed_by_one_worker_only() -> None:
     # Two workers that read the same moment: the conditional UPDATE lets only the first enqueue.
-    assert periodic_enqueue_due(now=START) == ["mail:flush", "requests:remind", "requests:expire"]
+    assert periodic_enqueue_due(now=START) == ["mail:flush", "requests:remind", "requests:expire", "mandates:expiry"]
     assert periodic_enqueue_due(now=START) == []
     assert periodic_enqueue_due(now=START + dt.timedelta(seconds=59)) == []
     assert periodic_enqueue_due(now=START + dt.timedelta(minutes=1)) == ["mail:flush"]
