@@ -405,3 +405,19 @@ def test_a_comma_separated_file_without_headings_reads_email_then_name(bakery, m
     preview = upload(logged_in(manager), bakery, b"jan@example.nl,Jan de Vries\r\n")
     assert re.findall(r'data-row="(\d+)" data-ok="(yes|no)"', preview.content.decode()) == [("1", "yes")]
     assert "Jan de Vries" in text(preview)
+
+
+def test_many_invitations_go_out_all_or_none(bakery, manager):
+    from django.core.exceptions import ValidationError
+
+    from sleutelbos.audit.services import Actor
+    from sleutelbos.organisations.services import invitations_send
+
+    member_of(bakery, email="piet@example.nl")
+    with pytest.raises(ValidationError):
+        invitations_send(
+            actor=Actor.for_person(manager),
+            organisation=bakery,
+            rows=[("jan@example.nl", "Jan de Vries"), ("piet@example.nl", "")],
+        )
+    assert not Invitation.objects.exists() and not OutgoingMail.objects.exists()
