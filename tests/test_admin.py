@@ -28,6 +28,7 @@ from sleutelbos.mandates.models import ChainMandate, Mandate
 from sleutelbos.mandates.services import Scope
 from sleutelbos.organisations.kvk import lookup as kvk_lookup
 from sleutelbos.organisations.models import Membership, Organisation
+from sleutelbos.organisations.services import invitation_send
 from sleutelbos.requests.models import RequestKind
 from sleutelbos.requests.services import MandateWish, request_create_draft
 from sleutelbos.saml.services import sp_register_from_metadata
@@ -65,6 +66,9 @@ def world() -> None:
         mandates=[MandateWish(scope=Scope.all(), level=Level.EH2)],
     )
     activation_send(actor=SYSTEM, person=Person.objects.first(), base_url="https://sleutelbos.example")
+    invitation_send(
+        actor=SYSTEM, organisation=Organisation.objects.first(), email="nieuw@example.nl", name="Nieuwe Collega"
+    )
 
 
 def change_form_data(client: Client, change_url: str, **changes: str) -> dict[str, object]:

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from sleutelbos.audit.admin import ReadOnlyInline, ServiceWriteAdmin, actor_for
 from sleutelbos.catalogue.levels import Level
-from sleutelbos.organisations.models import Branch, Functionary, Membership, Organisation
+from sleutelbos.organisations.models import Branch, Functionary, Invitation, Membership, Organisation
 from sleutelbos.organisations.services import (
     branch_create,
     functionary_create,
@@ -102,3 +102,28 @@ class MembershipAdmin(ServiceWriteAdmin):
             organisation=organisation,
             level=None if level is None else Level(level),
         )
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ServiceWriteAdmin):
+    """Invitations managers sent from the portal: read-only here (the token is only ever in the mail)."""
+
+    list_display = ["email", "name", "organisation", "state", "invited_at", "expires_at"]
+    list_filter = ["state"]
+    search_fields = ["email", "name", "organisation__name", "organisation__kvk"]
+    list_select_related = ["organisation"]
+    view_fields = (
+        "organisation",
+        "email",
+        "name",
+        "language",
+        "state",
+        "invited_by",
+        "invited_at",
+        "expires_at",
+        "answered_at",
+        "person",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
