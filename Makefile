@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: messages run test test-postgres test-browser lint format migrations bench bench-login bench-saml bench-pages bench-full demo clean
+.PHONY: messages run test test-postgres test-browser screenshots lint format migrations bench bench-login bench-saml bench-pages bench-full demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ test-postgres: $(VENV)/.installed-test
 test-browser: $(VENV)/.installed-test
 	scripts/system-packages xmlsec1 gettext chromium
 	$(BIN)/pytest -q -m browser
+
+## screenshots: the key pages of the demo world in Chromium, written to docs/screenshots/ (needs /usr/bin/chromium)
+screenshots: $(VENV)/.installed-test
+	scripts/system-packages xmlsec1 gettext chromium
+	SLEUTELBOS_SCREENSHOTS=1 $(BIN)/pytest -q -m browser tests/browser/test_screenshots.py
 
 ## lint: ruff, and no model change without its migration
 lint: $(VENV)/.installed-test
