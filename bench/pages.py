@@ -23,6 +23,11 @@ and the errors, and checks the target: every page under 150 ms at p95. The resul
     python bench/pages.py                        # 50 users, 15 s warm-up, 60 s measured
     python bench/pages.py --quick                # a smoke run: 10 users, 10 s warm-up, 10 s
     python bench/pages.py --users 50 --think 0   # as fast as the server goes
+    python bench/pages.py --profile              # one request at a time: queries, time and CPU per page
+
+``--profile`` measures without a server or load: for each page, in this process and through the whole middleware
+stack, the median wall and CPU time of one request, the number of SQL queries and their time, and (with
+``--profile-top N``) the N functions that took the most CPU time under cProfile.
 
 The load generator runs on the same machine as the server and the database, so the figures include its share of the
 CPUs; they are an upper bound for the server's own latency.
@@ -284,6 +289,63 @@ def run_load(url: str, users: list[User], *, warmup: float, duration: float, thi
     return recorder, measured
 
 
+def profile_pages(users: list[User], *, rounds: int, top: int) -> dict[str, Any]:
+    """Each page of the first user, one request at a time: wall and CPU time, SQL queries and their time."""
+    import cProfile
+    import pstats
+    import statistics
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    user = users[0]
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.cookies[settings.SESSION_COOKIE_NAME] = user.cookie
+    for _name, path in user.pages:  # warm up: templates compiled, caches filled, connection open
+        client.get(path)
+    results: dict[str, Any] = {}
+    print(f"\nOne request at a time, {rounds} rounds, as {user.name} (median per request)")
+    print(f"{'page':<24} {'wall ms':>8} {'cpu ms':>8} {'queries':>7} {'sql ms':>8} {'bytes':>8}")
+    for name, path in user.pages:
+        walls, cpus, sql = [], [], []
+        queries = 0
+        size = 0
+        for _ in range(rounds):
+            with CaptureQueriesContext(connection) as captured:
+                wall, cpu = time.perf_counter_ns(), time.process_time_ns()
+                response = client.get(path)
+                cpus.append((time.process_time_ns() - cpu) / 1e6)
+                walls.append((time.perf_counter_ns() - wall) / 1e6)
+            if response.status_code != 200:
+                sys.exit(f"{name} ({path}) answered {response.status_code}; nothing measured.")
+            queries = len(captured.captured_queries)
+            sql.append(sum(float(query["time"]) for query in captured.captured_queries) * 1000)
+            size = len(response.content)
+        results[name] = {
+            "wall_ms": statistics.median(walls),
+            "cpu_ms": statistics.median(cpus),
+            "queries": queries,
+            "sql_ms": statistics.median(sql),
+            "bytes": size,
+        }
+        page = results[name]
+        print(
+            f"{name:<24} {page['wall_ms']:>8.1f} {page['cpu_ms']:>8.1f} {queries:>7} {page['sql_ms']:>8.1f} {size:>8}"
+        )
+    if top:
+        for name, path in user.pages:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(rounds):
+                client.get(path)
+            profiler.disable()
+            print(f"\n--- {name}: the {top} functions with the most CPU time of their own, {rounds} requests")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+    return results
+
+
 def summarise(recorder: Recorder, measured: float) -> dict[str, Any]:
     pages = {}
     every: list[int] = []
@@ -352,6 +414,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (4)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 10 users, 10 s warm-up, 10 s measured")
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
+    parser.add_argument("--profile", action="store_true", help="no load: one request at a time, queries and CPU")
+    parser.add_argument("--rounds", type=int, default=20, help="requests per page with --profile (20)")
+    parser.add_argument("--profile-top", type=int, default=0, help="with --profile: the N costliest functions")
     args = parser.parse_args()
     if args.quick:
         args.users, args.warmup, args.duration = 10, 10.0, 10.0
@@ -363,6 +428,11 @@ def main() -> None:
     print(f"Loading the demo world into {database} ...", flush=True)
     world = load_demo()
     users = make_users(args.users)
+    if args.profile:
+        profile = profile_pages(users, rounds=args.rounds, top=args.profile_top)
+        written = write_results(args.output, "pages-profile", {"benchmark": "pages-profile", "pages": profile})
+        print(f"Results: {written}")
+        return
     from django.db import connections
 
     connections.close_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -9,9 +10,11 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
 from sleutelbos.portal import selectors
 from sleutelbos.portal.forms import LoginCheckForm
@@ -46,7 +49,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/overview.html", context)
 
 
-def request_url(missing: selectors.MissingMandate) -> str:
+def request_url(missing: selectors.MissingMandate, base: str | None = None) -> str:
     """The request wizard (requests app), pre-filled with exactly the missing mandate."""
     query = {
         "kvk": missing.kvk,
@@ -54,7 +57,63 @@ def request_url(missing: selectors.MissingMandate) -> str:
         "service": missing.service_uuid,
         "level": missing.level.label,
     }
-    return f"{reverse('requests:new')}?{urlencode(query)}"
+    return f"{base or reverse('requests:new')}?{urlencode(query)}"
+
+
+@dataclass(slots=True)
+class CheckRow:
+    """One row of "Where can I log in?", in words: the table renders these strings and nothing else."""
+
+    uuid: str
+    provider_oin: str
+    allowed: str  # "yes" or "no", as the row's data-allowed
+    provider: str
+    service: str
+    level: str
+    #: Allowed: the sentences under the verdict (mandate, chain mandate, branch).
+    notes: list[str] = field(default_factory=list)
+    #: Refused: (code, sentence) per reason.
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+    request_url: str = ""
+
+
+def check_rows(checks: list[selectors.ServiceCheck], choice: selectors.Choice) -> list[CheckRow]:
+    """The checks as table rows, every sentence written once here rather than per row in the template."""
+    wizard = reverse("requests:new")
+    client = choice.organisation.name if choice.intermediary is not None else ""
+    providers: dict[int, str] = {}
+    levels = {level.value: level.label for level in Level}
+    rows = []
+    for check in checks:
+        definition = check.definition
+        provider = providers.get(definition.provider_id)
+        if provider is None:
+            provider = providers[definition.provider_id] = definition.provider.name
+        row = CheckRow(
+            uuid=str(definition.uuid),
+            provider_oin=definition.provider.oin,
+            allowed="yes" if check.allowed else "no",
+            provider=provider,
+            service=definition.name,
+            level=levels.get(definition.level, str(definition.level)),
+        )
+        if check.allowed:
+            decision = check.decision
+            if check.mandate_scope:
+                row.notes.append(_("With your mandate for %(scope)s.") % {"scope": check.mandate_scope})
+            if check.chain_scope:
+                row.notes.append(
+                    _("And the chain mandate of %(client)s for %(scope)s.")
+                    % {"client": client, "scope": check.chain_scope}
+                )
+            if decision.branch:
+                row.notes.append(_("Only for branch %(number)s.") % {"number": decision.branch})
+        else:
+            row.reasons = [(reason.code, reason.message) for reason in check.decision.reasons]
+            if check.missing:
+                row.request_url = request_url(check.missing, wizard)
+        rows.append(row)
+    return rows
 
 
 @never_cache
@@ -83,7 +142,7 @@ def login_check(request: HttpRequest) -> HttpResponse:
     checks = selectors.login_check(person, choice, selectors.catalogue_search(query))
     context.update(
         query=query,
-        checks=[(check, request_url(check.missing) if check.missing else "") for check in checks],
+        checks=check_rows(checks, choice),
         allowed_count=sum(check.allowed for check in checks),
     )
     return render(request, "portal/login_check.html", context)
