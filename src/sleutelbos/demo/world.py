@@ -851,7 +851,7 @@ class _Loader:
                     branch=branch,
                 )
                 if spec.state == State.REVOKED:
-                    mandate_revoke(actor=SYSTEM, mandate=mandate, reason="Demo: the employee left the company.")
+                    mandate_revoke(actor=SYSTEM, mandate=mandate, reason="Demo: de medewerker is uit dienst.")
             self._made()
 
     def _expired_mandate(
