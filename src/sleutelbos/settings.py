@@ -175,6 +175,8 @@ SLEUTELBOS_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("SLEUTELBOS_SESSION_ABS
 # Failed logins allowed per hour (ASVS 2.2.1), per account and per client address.
 SLEUTELBOS_LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("SLEUTELBOS_LOGIN_FAILURES_PER_ACCOUNT", "100"))
 SLEUTELBOS_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("SLEUTELBOS_LOGIN_FAILURES_PER_ADDRESS", "300"))
+# Whether a mandate manager of the organisation may sign a request instead of a KvK representative.
+SLEUTELBOS_MANAGERS_MAY_SIGN = env_bool("SLEUTELBOS_MANAGERS_MAY_SIGN")
 # Days an activation link works.
 SLEUTELBOS_ACTIVATION_DAYS = int(os.environ.get("SLEUTELBOS_ACTIVATION_DAYS", "7"))
 # WebAuthn relying party; empty: the host name the browser used.

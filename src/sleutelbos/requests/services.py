@@ -64,7 +64,7 @@ from sleutelbos.requests.signatures import (
     applicant_representative,
     document_hash,
     extract_to_json,
-    find_representative,
+    find_signer,
     representatives,
     request_level,
     same_name,
@@ -248,7 +248,7 @@ def _signer_choices(request: Request, signers: Sequence[SignerWish]) -> list[dic
     """The chosen signers as the request keeps them, each checked against the KvK extract; a clear error otherwise."""
     choices: list[dict[str, str]] = []
     for wish in signers:
-        representative = find_representative(request, name=wish.name, date_of_birth=wish.date_of_birth)
+        representative = find_signer(request, name=wish.name, date_of_birth=wish.date_of_birth)
         if representative is None:
             raise fail(
                 "signers",
@@ -315,7 +315,7 @@ def request_update_draft(
             request.signer_choices = [
                 choice
                 for choice in request.signer_choices
-                if find_representative(
+                if find_signer(
                     request, name=choice["name"], date_of_birth=dt.date.fromisoformat(choice["date_of_birth"])
                 )
             ]
@@ -437,7 +437,7 @@ def request_submit(
         wanted.append((me.name, me.date_of_birth, email, me.authority))
     else:
         for wish in signers:
-            representative = find_representative(request, name=wish.name, date_of_birth=wish.date_of_birth)
+            representative = find_signer(request, name=wish.name, date_of_birth=wish.date_of_birth)
             if representative is None:
                 raise fail(
                     "signers",

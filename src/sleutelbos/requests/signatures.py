@@ -23,12 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.organisations.kvk import KvkExtract
-from sleutelbos.organisations.models import Authority
+from sleutelbos.organisations.models import Authority, Membership
 from sleutelbos.requests.models import Request, Signer
 
 
@@ -116,6 +117,56 @@ def find_representative(request: Request, *, name: str, date_of_birth: dt.date |
     for representative in representatives(request):
         if representative.date_of_birth == date_of_birth and same_name(representative.name, name):
             return representative
+    return None
+
+
+def managers_may_sign() -> bool:
+    """Whether a mandate manager of the organisation may sign instead of a representative (a supplier's choice)."""
+    return bool(getattr(settings, "SLEUTELBOS_MANAGERS_MAY_SIGN", False))
+
+
+def possible_signers(request: Request) -> list[Representative]:
+    """Who may sign the request: the extract's functionaries and, where the supplier allows it, the organisation's
+    mandate managers at or above the request's level (not the applicant; a manager needs a date of birth on file,
+    to confirm who they are when signing). A manager's signature counts as a jointly authorized one.
+    """
+    signers = representatives(request)
+    if not managers_may_sign() or request.organisation_id is None:
+        return signers
+    level = request_level(request)
+    managers = (
+        Membership.objects.filter(
+            organisation_id=request.organisation_id,
+            manager_level__gte=level,
+            person__is_active=True,
+            person__date_of_birth__isnull=False,
+        )
+        .exclude(person_id=request.applicant_id)
+        .select_related("person")
+        .order_by("person__name", "person_id")
+    )
+    for membership in managers:
+        person = membership.person
+        if any(same_name(s.name, person.name) and s.date_of_birth == person.date_of_birth for s in signers):
+            continue
+        signers.append(
+            Representative(
+                name=person.name,
+                date_of_birth=person.date_of_birth,
+                role=_("mandate manager"),
+                authority=Authority.JOINT,
+            )
+        )
+    return signers
+
+
+def find_signer(request: Request, *, name: str, date_of_birth: dt.date | None) -> Representative | None:
+    """The possible signer (see :func:`possible_signers`) with this name (any case) and date of birth."""
+    if date_of_birth is None:
+        return None
+    for signer in possible_signers(request):
+        if signer.date_of_birth == date_of_birth and same_name(signer.name, name):
+            return signer
     return None
 
 

@@ -54,6 +54,7 @@ from sleutelbos.requests.signatures import (
     SignaturesNotOnline,
     applicant_alone_authorized,
     applicant_representative,
+    possible_signers,
     representatives,
     request_level,
     signatures_required,
@@ -711,7 +712,7 @@ def representatives_step(request: HttpRequest, pk: int) -> HttpResponse:
         return back
     if not _needs_representatives(obj):
         return redirect("requests:review", pk=obj.pk)
-    reps = representatives(obj)
+    reps = possible_signers(obj)
     level = request_level(obj)
     initial: dict[str, Any] = {}
     for saved in _chosen_signers(obj):
