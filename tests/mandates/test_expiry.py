@@ -152,3 +152,16 @@ def test_the_mail_is_written_with_the_renewal_actor_untouched(world):
     event = AuditEvent.objects.get(action="mandate:expiry_warned")
     assert event.actor == SYSTEM.label and event.actor_person is None
     assert Actor.for_person(world["manager"]).label != event.actor
+
+
+def test_each_person_reads_the_warning_in_the_language_they_use(world):
+    world["holder"].language = "en"
+    world["holder"].save(update_fields=["language"])
+    at = world["now"] + 41 * DAY
+    expiry_warn(now=at)
+    [to_holder] = mails_to("joost@bakkerij.nl")
+    [to_manager] = mails_to("mirjam@bakkerij.nl")
+    assert OutgoingMail.objects.get(to="joost@bakkerij.nl").language == "en"
+    assert "all services of Kadaster" in to_holder.body.replace("All", "all")
+    assert OutgoingMail.objects.get(to="mirjam@bakkerij.nl").language == "nl"
+    assert "alle diensten van Kadaster" in to_manager.body.replace("Alle", "alle")

@@ -17,6 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 
 from sleutelbos.audit.services import Actor, audit_record
+from sleutelbos.identity.language import person_language
 from sleutelbos.identity.models import Person
 from sleutelbos.mail.services import mail_queue
 
@@ -70,7 +71,7 @@ def activation_send(*, actor: Actor, person: Person, base_url: str, language: st
         template="identity/mail/activation",
         context=context,
         purpose="person:activation",
-        language=language,
+        language=language or person_language(person),
     )
     audit_record(actor=actor, action="person:activation_sent", subject=person, data={"email": person.email})
 

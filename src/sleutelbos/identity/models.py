@@ -39,6 +39,8 @@ class Person(AbstractBaseUser, PermissionsMixin):
             RegexValidator(r"^\+?[0-9]{8,15}\Z", _("Give a mobile number of 8 to 15 digits, e.g. +31612345678."))
         ],
     )
+    # The language the person last used Sleutelbos in; mails to them are written in it.
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("supplier staff"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)

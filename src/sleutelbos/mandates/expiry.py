@@ -23,6 +23,7 @@ from django.utils import formats, timezone, translation
 
 from sleutelbos.audit.services import SYSTEM, audit_record
 from sleutelbos.catalogue.levels import Level
+from sleutelbos.identity.language import person_language
 from sleutelbos.identity.models import Person
 from sleutelbos.mail.services import absolute_url, mail_queue
 from sleutelbos.mandates.describe import describe_grants
@@ -123,8 +124,11 @@ def expiry_warn(*, now: dt.datetime | None = None) -> list[ExpiryNotice]:
         return []
     mandates = [mandate for mandate, _crossed in due]
     managers = _managers(mandates)
-    with translation.override(settings.LANGUAGE_CODE):
-        phrases = describe_grants(mandates)
+    # Each person reads the mail in their own language: the phrases and dates in every language offered.
+    phrases: dict[str, dict[int, str]] = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            phrases[language] = describe_grants(mandates)
     digests: dict[int, Digest] = {}
     notices: list[ExpiryNotice] = []
     for mandate, crossed in due:
@@ -138,18 +142,28 @@ def expiry_warn(*, now: dt.datetime | None = None) -> list[ExpiryNotice]:
                 ]
         except IntegrityError:  # another run warned about it just now
             continue
-        with translation.override(settings.LANGUAGE_CODE):
-            date = formats.date_format(timezone.localtime(mandate.valid_until), "DATE_FORMAT")
+        dates = {}
+        for language, _name in settings.LANGUAGES:
+            with translation.override(language):
+                dates[language] = formats.date_format(timezone.localtime(mandate.valid_until), "DATE_FORMAT")
         days_left = math.ceil((mandate.valid_until - now) / dt.timedelta(days=1))
         # A holder who may renew the mandate themselves is told so, as one of its managers.
         renewers = [manager for level, manager in managers.get(mandate.organisation_id, []) if level >= mandate.level]
         for manager in renewers:
             digest = digests.setdefault(manager.pk, Digest(manager))
-            digest.managed.append(Warning(mandate, phrases[mandate.pk], date, days_left, renew_url(mandate)))
+            language = person_language(manager)
+            digest.managed.append(
+                Warning(mandate, phrases[language][mandate.pk], dates[language], days_left, renew_url(mandate))
+            )
         recipients = len(renewers)
         if mandate.holder.is_active and all(manager.pk != mandate.holder_id for manager in renewers):
             digest = digests.setdefault(mandate.holder_id, Digest(mandate.holder))
-            digest.own.append(Warning(mandate, phrases[mandate.pk], date, days_left, request_renewal_url(mandate)))
+            language = person_language(mandate.holder)
+            digest.own.append(
+                Warning(
+                    mandate, phrases[language][mandate.pk], dates[language], days_left, request_renewal_url(mandate)
+                )
+            )
             recipients += 1
         for notice in created:
             notice.recipients = recipients
@@ -173,5 +187,6 @@ def expiry_warn(*, now: dt.datetime | None = None) -> list[ExpiryNotice]:
                 "count": len(digest.own) + len(digest.managed),
             },
             purpose="mandate_expiry",
+            language=person_language(digest.person),
         )
     return notices
