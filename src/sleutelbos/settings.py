@@ -81,7 +81,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, taking the person read with the session (identity/session_backend.py).
+    "sleutelbos.identity.session_backend.AuthenticationMiddleware",
     "sleutelbos.identity.sessions.SessionLimitsMiddleware",
     "sleutelbos.identity.language.RememberLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -162,6 +163,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # shared cache the database stays the only store: a local-memory cache is per process, so a session ended in one
 # worker would live on in another.
 SLEUTELBOS_REDIS_URL = os.environ.get("SLEUTELBOS_REDIS_URL", "")
+# Without Redis: the database engine, reading the session row and its person in one statement.
+SESSION_ENGINE = "sleutelbos.identity.session_backend"
 if SLEUTELBOS_REDIS_URL:
     CACHES = {
         "default": {
