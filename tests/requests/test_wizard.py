@@ -717,7 +717,7 @@ def test_a_prefilled_level_above_the_means_is_flagged_and_refused_with_the_way_o
 
 
 def test_a_short_search_shows_the_first_matches_and_says_so(client, jan):
-    from sleutelbos.requests.views import SEARCH_LIMIT
+    from sleutelbos.catalogue.selectors import SEARCH_LIMIT
 
     municipality = f.provider(name="Gemeente Sleutelstad")
     for number in range(SEARCH_LIMIT + 1):

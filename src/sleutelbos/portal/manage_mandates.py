@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceProvider
+from sleutelbos.catalogue.selectors import catalogue_search as search_catalogue
 from sleutelbos.identity.models import Person
 from sleutelbos.mandates.describe import describe_grants, describe_validity
 from sleutelbos.mandates.models import ChainMandate, Grant, Mandate, ScopeKind
@@ -42,13 +43,11 @@ from sleutelbos.mandates.services import (
 )
 from sleutelbos.organisations import kvk
 from sleutelbos.portal.managers import Managed, manager_view
-from sleutelbos.requests.forms import MandateForm
+from sleutelbos.requests.forms import MandateForm, mandate_form_state
 from sleutelbos.requests.models import RequestKind, Years
 from sleutelbos.requests.services import request_create_draft
 
 # The request wizard's catalogue search: the grant form offers services exactly as a request does.
-from sleutelbos.requests.views import _search as search_catalogue
-from sleutelbos.requests.views import _state as form_state
 
 #: Which form field shows a service's refusal about a field.
 ERROR_FIELDS = {"valid_until": "years", "valid_from": "years", "branch": "branch_number"}
@@ -182,7 +181,7 @@ def grant(request: HttpRequest, managed: Managed) -> HttpResponse:
         else:
             initial = {"scope": ScopeKind.ALL, "years": 1, "holder": request.GET.get("for", "")}
         form = GrantForm(initial=initial, **kwargs)
-    state = form_state(form)
+    state = mandate_form_state(form)
     if form.is_bound:
         state["holder"] = [request.POST.get("holder", "")]
     else:

@@ -361,3 +361,22 @@ class RepresentativesForm(forms.Form):
                 code="too_few",
             )
         return cleaned
+
+
+#: The mandate form's fields that the search form carries along, so that a search keeps what was chosen.
+MANDATE_STATE_FIELDS = ("scope", "providers", "services", "level", "years", "branch_number", "intermediary_kvk")
+
+
+def mandate_form_state(form: MandateForm) -> dict[str, list[str]]:
+    """The mandate form's current values (as typed, or as saved): what the search form carries along."""
+    values: dict[str, list[str]] = {}
+    for name in MANDATE_STATE_FIELDS:
+        if name not in form.fields:
+            continue
+        if form.is_bound:
+            raw = form.data.getlist(name) if hasattr(form.data, "getlist") else form.data.get(name, [])
+        else:
+            raw = form.initial.get(name, "")
+        items = raw if isinstance(raw, list | tuple) else [raw]
+        values[name] = [str(item) for item in items if item not in (None, "")]
+    return values

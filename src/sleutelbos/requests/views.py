@@ -21,7 +21,6 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,12 +32,14 @@ from django.views.decorators.http import require_safe
 from sleutelbos.audit.services import Actor
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
+from sleutelbos.catalogue.selectors import catalogue_search
 from sleutelbos.identity import sessions, throttle
 from sleutelbos.mandates.models import ScopeKind
 from sleutelbos.mandates.services import Scope
 from sleutelbos.organisations import kvk
 from sleutelbos.organisations.models import Authority, LegalForm, Organisation
 from sleutelbos.requests import forms
+from sleutelbos.requests.forms import MANDATE_STATE_FIELDS, mandate_form_state
 from sleutelbos.requests.models import Request, RequestedChainMandate, RequestedMandate, RequestKind, RequestState
 from sleutelbos.requests.services import (
     EDITABLE,
@@ -66,8 +67,6 @@ from sleutelbos.requests.summary import listed, manager_role, requested_grants
 APPLIED = "requests_applied"
 #: A first application is made at most at this level: at EH4 the representatives sign in person.
 FIRST_APPLICATION_LEVELS = (Level.EH2, Level.EH2_PLUS, Level.EH3)
-#: At most this many search results per list, so that a short search term cannot list the whole catalogue.
-SEARCH_LIMIT = 50
 
 #: Which step a field of a refused submission is corrected in.
 FIELD_STEP = {
@@ -249,14 +248,20 @@ def _standing(obj: Request) -> str:
         ) % {"role": me.role or _("a representative"), "organisation": name}
     values = {"role": me.role or _("a representative"), "organisation": name}
     if me.authority == Authority.JOINT:
-        return _(
-            "Per the KvK register you are %(role)s of %(organisation)s and jointly authorized: more representatives "
+        return (
+            _(
+                "Per the KvK register you are %(role)s of %(organisation)s and jointly authorized: more "
+                "representatives sign your request."
+            )
+            % values
+        )
+    return (
+        _(
+            "Per the KvK register you are %(role)s of %(organisation)s with restricted authority: more representatives "
             "sign your request."
-        ) % values
-    return _(
-        "Per the KvK register you are %(role)s of %(organisation)s with restricted authority: more representatives "
-        "sign your request."
-    ) % values
+        )
+        % values
+    )
 
 
 def _signature_rule(obj: Request) -> str:
@@ -476,79 +481,6 @@ def _int(value: Any) -> int | None:
         return None
 
 
-#: The mandate form's fields that the search form carries along, so that a search keeps what was chosen.
-STATE_FIELDS = ("scope", "providers", "services", "level", "years", "branch_number", "intermediary_kvk")
-
-
-def _state(form: forms.MandateForm) -> dict[str, list[str]]:
-    """The mandate form's current values (as typed, or as saved): what the search form carries along."""
-    values: dict[str, list[str]] = {}
-    for name in STATE_FIELDS:
-        if name not in form.fields:
-            continue
-        if form.is_bound:
-            raw = form.data.getlist(name) if hasattr(form.data, "getlist") else form.data.get(name, [])
-        else:
-            raw = form.initial.get(name, "")
-        items = raw if isinstance(raw, list | tuple) else [raw]
-        values[name] = [str(item) for item in items if item not in (None, "")]
-    return values
-
-
-def _search(query: str, chosen_providers: list[str], chosen_services: list[str]) -> tuple[list, list, bool]:
-    """Providers and services matching ``query`` (by name, or by the provider's name), and those already chosen;
-    and whether more matched than are shown."""
-    providers = ServiceProvider.objects.all()
-    definitions = ServiceDefinition.objects.select_related("provider")
-    if query:
-        by_name = Q(name_nl__icontains=query) | Q(name_en__icontains=query)
-        providers = providers.filter(by_name | Q(oin=query))
-        definitions = definitions.filter(
-            by_name | Q(provider__name_nl__icontains=query) | Q(provider__name_en__icontains=query)
-        )
-        found_definitions = list(definitions[:SEARCH_LIMIT])
-    else:
-        found_definitions = []
-    found_providers = list(providers[: SEARCH_LIMIT + 1])
-    more = len(found_providers) > SEARCH_LIMIT or len(found_definitions) >= SEARCH_LIMIT
-    found_providers = found_providers[:SEARCH_LIMIT]
-    known_oins = {p.oin for p in found_providers}
-    found_providers += [p for p in ServiceProvider.objects.filter(oin__in=chosen_providers) if p.oin not in known_oins]
-    valid_uuids = []
-    for value in chosen_services:
-        try:
-            valid_uuids.append(UUID(value))
-        except ValueError:
-            continue
-    known = {d.pk for d in found_definitions}
-    found_definitions += [
-        d
-        for d in ServiceDefinition.objects.filter(uuid__in=valid_uuids).select_related("provider")
-        if d.pk not in known
-    ]
-    provider_options = sorted(
-        ({"oin": p.oin, "name": p.name, "checked": p.oin in chosen_providers} for p in found_providers),
-        key=lambda option: option["name"].casefold(),
-    )
-    by_uuid: dict[str, dict[str, Any]] = {}
-    for definition in found_definitions:
-        key = str(definition.uuid)
-        option = by_uuid.setdefault(
-            key,
-            {
-                "uuid": key,
-                "id": f"service-{definition.pk}",
-                "name": definition.name,
-                "providers": [],
-                "level": Level(definition.level).label,
-                "checked": key in chosen_services,
-            },
-        )
-        option["providers"].append(definition.provider.name)
-    service_options = sorted(by_uuid.values(), key=lambda option: option["name"].casefold())
-    return provider_options, service_options, more
-
-
 @never_cache
 def mandates(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 2: the mandates (or chain mandates) of the request: a list to change or remove, and a form to add one."""
@@ -603,10 +535,10 @@ def mandates(request: HttpRequest, pk: int) -> HttpResponse:
                     messages.success(request, _("Mandate %(number)d is changed.") % {"number": edit + 1})
                 return redirect("requests:mandates", pk=obj.pk)
     else:
-        if any(name in request.GET for name in STATE_FIELDS):
+        if any(name in request.GET for name in MANDATE_STATE_FIELDS):
             initial: dict[str, Any] = {
                 name: request.GET.getlist(name) if name in ("providers", "services") else request.GET.get(name, "")
-                for name in STATE_FIELDS
+                for name in MANDATE_STATE_FIELDS
             }
         elif edit is not None:
             item = items[edit]
@@ -623,9 +555,11 @@ def mandates(request: HttpRequest, pk: int) -> HttpResponse:
             levels = form_kwargs["levels"]
             initial = {"scope": ScopeKind.ALL, "years": 1, "level": int(levels[-1]) if len(levels) == 1 else ""}
         form = forms.MandateForm(initial=initial, **form_kwargs)
-    state = _state(form)
+    state = mandate_form_state(form)
     query = request.GET.get("q", "").strip()[:100]
-    provider_options, service_options, more = _search(query, state.get("providers", []), state.get("services", []))
+    provider_options, service_options, more = catalogue_search(
+        query, state.get("providers", []), state.get("services", [])
+    )
     search_state = [
         (name, value) for name, values in state.items() for value in values if name not in ("providers", "services")
     ]
