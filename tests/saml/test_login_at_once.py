@@ -22,6 +22,7 @@ from sleutelbos.catalogue.models import ServiceDefinition
 from sleutelbos.mandates.models import Mandate
 from sleutelbos.saml import selectors
 from sleutelbos.saml.idp import ARTIFACT_RESOLUTION_PATH, idp_config
+from sleutelbos.saml.models import ArtifactRecord
 from sleutelbos.saml.protocol import soap
 from sleutelbos.saml.protocol.keys import certificate_base64, generate_development_keypair
 from sleutelbos.saml.services import sp_register_from_metadata
@@ -107,6 +108,38 @@ def test_the_same_request_twice_is_refused_the_second_time(client: Client, world
 
     assert "SAMLart=" in client.get(url)["Location"]
     assert client.get(url).status_code == 400
+
+
+def test_a_replay_of_a_request_answered_at_once_stores_nothing(client: Client, world: World) -> None:
+    person = logged_in(client)
+    f.mandate(person, f.organisation())
+    url = redirect_url(authn_request(service_index=1))
+    client.get(url)
+
+    replay = client.get(url)
+
+    assert replay.status_code == 400
+    assert "saml/error.html" in [template.name for template in replay.templates]
+    assert ArtifactRecord.objects.count() == 1
+    assert len(events("saml:login_allowed")) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the real transactions, not savepoints inside the test's
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite logs its BEGIN and COMMIT as statements")
+def test_the_request_id_artifact_and_audit_event_are_written_in_one_commit(client: Client, world: World) -> None:
+    person = logged_in(client)
+    f.mandate(person, f.organisation())
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.get(redirect_url(authn_request(service_index=1)))
+
+    assert "SAMLart=" in answer["Location"]
+    statements = [query["sql"] for query in queries]
+    assert [sql for sql in statements if sql.startswith("COMMIT")] == ["COMMIT"]
+    assert not [sql for sql in statements if "SAVEPOINT" in sql]
+    begin = next(index for index, sql in enumerate(statements) if sql.startswith("BEGIN"))
+    written = [sql.split()[2] for sql in statements[begin:] if sql.startswith("INSERT")]
+    assert written == ['"saml_seenmessageid"', '"saml_artifactrecord"', '"audit_auditevent"']
 
 
 def test_a_person_with_two_organisations_still_chooses(client: Client, world: World) -> None:

@@ -78,6 +78,10 @@ class Refused(Exception):
         self.reason = reason
 
 
+class Replayed(Refused):
+    """The request's ID was seen before: a replay."""
+
+
 @dataclass
 class PendingLogin:
     """A verified AuthnRequest waiting for its answer; kept in the session as a dict."""
@@ -156,9 +160,12 @@ def _entity(issuer: str) -> tuple[Any, list[bytes]]:
     return entity, certs
 
 
-def receive_redirect(query_string: str, *, destination: str, now: dt.datetime) -> Intake:
+def receive_redirect(query_string: str, *, destination: str, now: dt.datetime, remember: bool = True) -> Intake:
     """An AuthnRequest over the HTTP-Redirect binding, its query-string signature verified with the issuer's
-    registered certificates (the issuer read from the inflated request first)."""
+    registered certificates (the issuer read from the inflated request first).
+
+    Without ``remember`` the request's ID is not recorded yet: the caller must call :func:`remember` before anything
+    leaves for the request (the view does so in the same commit as the answer)."""
     parameters = dict(parse_qsl(query_string, keep_blank_values=True))
     if "SAMLRequest" not in parameters:
         raise Refused("no SAMLRequest in the query string")
@@ -176,7 +183,9 @@ def receive_redirect(query_string: str, *, destination: str, now: dt.datetime) -
             raise Refused("the issuer changed")
     except (XMLError, SignatureError) as error:
         raise Refused(error.reason) from error
-    return _accept(element, entity, relay_state=message.relay_state, destination=destination, now=now)
+    return _accept(
+        element, entity, relay_state=message.relay_state, destination=destination, now=now, remember=remember
+    )
 
 
 def receive_post(saml_request: str, relay_state: str | None, *, destination: str, now: dt.datetime) -> Intake:
@@ -198,7 +207,13 @@ def receive_post(saml_request: str, relay_state: str | None, *, destination: str
 
 
 def _accept(
-    element: etree._Element, entity: Any, *, relay_state: str | None, destination: str, now: dt.datetime
+    element: etree._Element,
+    entity: Any,
+    *,
+    relay_state: str | None,
+    destination: str,
+    now: dt.datetime,
+    remember: bool = True,
 ) -> Intake:
     try:
         request = messages.read_authn_request(element)
@@ -210,8 +225,8 @@ def _accept(
     if request.issuer != entity.entity_id:
         raise Refused("the request's issuer differs from the signer's entity")
     acs = _acs(entity, request)
-    if not services.message_id_remember(issuer=entity.entity_id, message_id=request.id, now=now):
-        raise Refused(f"replayed request ID {request.id!r} from {entity.entity_id!r}")
+    if remember:
+        _remember(entity.entity_id, request.id, now=now)
 
     # Without AttributeConsumingServiceIndex the request is for the provider's portal (index 0).
     service_index = request.attribute_consuming_service_index or PORTAL_INDEX
@@ -230,6 +245,16 @@ def _accept(
         logger.info("SAML request %s from %s unsupported: %s", request.id, entity.entity_id, unsupported)
         return Intake(pending, (STATUS_REQUESTER, STATUS_REQUEST_UNSUPPORTED, unsupported), entity)
     return Intake(pending, entity=entity, service=service)
+
+
+def _remember(issuer: str, request_id: str, *, now: dt.datetime) -> None:
+    if not services.message_id_remember(issuer=issuer, message_id=request_id, now=now):
+        raise Replayed(f"replayed request ID {request_id!r} from {issuer!r}")
+
+
+def remember(pending: PendingLogin, *, now: dt.datetime) -> None:
+    """Record the ID of the request a login answers (kept 12 months); :class:`Replayed` when it was seen before."""
+    _remember(pending.entity_id, pending.request_id, now=now)
 
 
 def _acs(entity: Any, request: Any) -> AssertionConsumerService:

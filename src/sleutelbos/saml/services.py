@@ -425,7 +425,8 @@ def _login_actor(person: Person | None) -> Actor:
     return Actor.for_person(person) if person is not None else Actor(label="anonymous")
 
 
-@transaction.atomic
+# No savepoint of its own inside the caller's transaction (the answer's commit): one INSERT needs none.
+@transaction.atomic(savepoint=False)
 def login_record_allowed(
     *,
     pending: PendingLogin,

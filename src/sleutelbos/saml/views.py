@@ -96,7 +96,12 @@ def sso(request: HttpRequest) -> HttpResponse:
     destination = public_url(request, SSO_PATH)
     try:
         if request.method == "GET":
-            intake = flow.receive_redirect(request.META.get("QUERY_STRING", ""), destination=destination, now=now)
+            # The request's ID is recorded below: with the answer, in its commit, when the answer leaves at once.
+            intake = flow.receive_redirect(
+                request.META.get("QUERY_STRING", ""), destination=destination, now=now, remember=False
+            )
+            if intake.error is not None:
+                flow.remember(intake.pending, now=now)
         else:
             intake = flow.receive_post(
                 request.POST.get("SAMLRequest", ""), request.POST.get("RelayState"), destination=destination, now=now
@@ -116,18 +121,28 @@ def sso(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         state = signing.dumps(asdict(intake.pending), salt=_RESUME_SALT, compress=True)
         return HttpResponseRedirect(f"{reverse('saml:sso-resume')}?state={state}", status=303)
-    answered = _answer_at_once(request, intake, now=now)
+    answered = _answer_at_once(request, intake, now=now, remember=True)
     if answered is not None:
         return answered
+    try:
+        flow.remember(intake.pending, now=now)
+    except flow.Refused as refused:
+        logger.warning("SAML AuthnRequest refused: %s", refused.reason)
+        return _error_page(request)
     token = flow.pending_store(request.session, intake.pending)
     return HttpResponseRedirect(reverse("saml:continue", args=[token]))
 
 
-def _answer_at_once(request: HttpRequest, intake: flow.Intake, *, now: dt.datetime) -> HttpResponse | None:
+def _answer_at_once(
+    request: HttpRequest, intake: flow.Intake, *, now: dt.datetime, remember: bool = False
+) -> HttpResponse | None:
     """The answer to a request (by Redirect, or by POST once resumed in the session) when there is nothing to ask:
     the session already holds the level (and ForceAuthn is not asked) and the person may log in one way only.
     None when the person must authenticate, choose or read why not: then the login continues on its own page
     (:func:`login_continue`), which decides anew.
+
+    ``remember``: the request's ID is not recorded yet; when an answer is given here, it is recorded with it (a
+    replay is refused then), else the caller records it.
     """
     pending, entity = intake.pending, intake.entity
     if pending.force or not request.user.is_authenticated:
@@ -146,7 +161,7 @@ def _answer_at_once(request: HttpRequest, intake: flow.Intake, *, now: dt.dateti
         if chosen is None:
             return None
     pending.person = request.user.pk
-    return _answer(request, flow.new_token(), pending, entity, service, chosen, reached, now=now)
+    return _answer(request, flow.new_token(), pending, entity, service, chosen, reached, now=now, remember=remember)
 
 
 @require_safe
@@ -257,9 +272,11 @@ def _answer(
     reached: Level,
     *,
     now: dt.datetime,
+    remember: bool = False,
 ) -> HttpResponse:
     """Answer the DV for the chosen option: the decision (made when the options were listed, in this request, or
-    anew for a branch the person chose), the signed and encrypted Response, the artifact, the audit event."""
+    anew for a branch the person chose), the signed and encrypted Response, the artifact, the audit event.
+    ``remember``: the request's ID is recorded here too, in the same commit (see :func:`_answer_at_once`)."""
     person: Person = request.user
     answered: tuple[ServiceInstance, ...] = chosen.services
     branch = chosen.branch
@@ -275,6 +292,12 @@ def _answer(
                 branch=chosen.branch,
             )
         if not decision.allowed:  # a branch the mandate does not cover
+            if remember:
+                try:
+                    flow.remember(pending, now=now)
+                except flow.Refused as refused:
+                    logger.warning("SAML AuthnRequest refused: %s", refused.reason)
+                    return _error_page(request)
             return _refused(request, token, pending, person, service)
         answered, branch = (service,), decision.branch
     attributes = flow.login_attributes(
@@ -289,8 +312,11 @@ def _answer(
         answer = flow.answer_allowed(
             pending=pending, token=token, attributes=attributes, level=reached, now=now, entity=entity
         )
-        # The artifact and the audit event are written together, in one commit: no answer without its record.
+        # The request's ID (when not yet recorded), the artifact and the audit event are written together, in one
+        # commit: no answer without its record, and a replay gets nothing.
         with transaction.atomic():
+            if remember:
+                flow.remember(pending, now=now)
             response = _send(request, pending, answer, now=now, token=token, entity=entity)
             services.login_record_allowed(
                 pending=pending,
@@ -311,6 +337,9 @@ def _answer_failed(request: HttpRequest, token: str, pending: flow.PendingLogin,
     building or storing the answer failed (a 500). The reason goes to the log, the person sees the generic page, and
     the login is spent."""
     flow.pending_drop(request.session, token)
+    if isinstance(error, flow.Replayed):
+        logger.warning("SAML AuthnRequest refused: %s", error.reason)
+        return _error_page(request)
     if isinstance(error, flow.Refused):
         logger.warning("SAML login %s of %s not answered: %s", pending.request_id, pending.entity_id, error.reason)
         return _error_page(request, expired=True)
