@@ -233,7 +233,11 @@ def _check_years(years: int) -> None:
 
 
 def _locked_mandate(mandate: Mandate) -> Mandate:
-    return Mandate.objects.select_for_update().select_related("holder", "organisation", "branch").get(pk=mandate.pk)
+    return (
+        Mandate.objects.select_for_update(of=("self",))
+        .select_related("holder", "organisation", "branch")
+        .get(pk=mandate.pk)
+    )
 
 
 @transaction.atomic
