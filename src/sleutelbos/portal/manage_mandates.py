@@ -268,44 +268,39 @@ def _action_page(
     return render(request, f"portal/manage/{template}", context, status=400 if form.errors else 200)
 
 
-@manager_view(write=True)
-def renew(request: HttpRequest, managed: Managed, mandate: int) -> HttpResponse:
-    """Renew a mandate that has not ended, for 1, 3 or 5 years from today."""
+def _years_page(request: HttpRequest, managed: Managed, mandate: int, *, reactivate: bool) -> HttpResponse:
+    """Renew (``reactivate`` False) or re-activate a mandate for 1, 3 or 5 years from today, from one form."""
     found = _mandate(managed, mandate)
     form = YearsForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        service = mandate_reactivate if reactivate else mandate_renew
         try:
-            renewed = mandate_renew(actor=managed.actor, mandate=found, years=form.cleaned_data["years"])
+            result = service(actor=managed.actor, mandate=found, years=form.cleaned_data["years"])
         except ValidationError as error:
             _add_errors(form, error)
         else:
+            message = (
+                _("The mandate of %(name)s is active again: %(validity)s")
+                if reactivate
+                else _("The mandate of %(name)s is renewed: %(validity)s")
+            )
             messages.success(
-                request,
-                _("The mandate of %(name)s is renewed: %(validity)s")
-                % {"name": renewed.holder.name, "validity": describe_validity(renewed).sentence},
+                request, message % {"name": result.holder.name, "validity": describe_validity(result).sentence}
             )
             return redirect("manage_mandates", organisation=managed.organisation.pk)
-    return _action_page(request, managed, found, template="mandates_renew.html", form=form, reactivate=False)
+    return _action_page(request, managed, found, template="mandates_renew.html", form=form, reactivate=reactivate)
+
+
+@manager_view(write=True)
+def renew(request: HttpRequest, managed: Managed, mandate: int) -> HttpResponse:
+    """Renew a mandate that has not ended, for 1, 3 or 5 years from today."""
+    return _years_page(request, managed, mandate, reactivate=False)
 
 
 @manager_view(write=True)
 def reactivate(request: HttpRequest, managed: Managed, mandate: int) -> HttpResponse:
     """Re-activate an expired mandate: the same mandate again, from today for 1, 3 or 5 years."""
-    found = _mandate(managed, mandate)
-    form = YearsForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            new = mandate_reactivate(actor=managed.actor, mandate=found, years=form.cleaned_data["years"])
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(
-                request,
-                _("The mandate of %(name)s is active again: %(validity)s")
-                % {"name": new.holder.name, "validity": describe_validity(new).sentence},
-            )
-            return redirect("manage_mandates", organisation=managed.organisation.pk)
-    return _action_page(request, managed, found, template="mandates_renew.html", form=form, reactivate=True)
+    return _years_page(request, managed, mandate, reactivate=True)
 
 
 @manager_view(write=True)
