@@ -36,6 +36,19 @@ from sleutelbos.saml.protocol.xml import NAMESPACES
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 from tests.identity.test_login import add_totp, person_with_password
+from tests.saml.etoegang import (
+    ACTING_SUBJECT,
+    BRANCH,
+    COMPANY_NAME,
+    INTERMEDIATE,
+    INTERMEDIATE_NAME,
+    KVK,
+    LEGAL_SUBJECT,
+    PSEUDONYM,
+    RSIN,
+    SERVICE_ID,
+    SERVICE_UUID,
+)
 from tests.saml.test_sso import artifact_of, log_in
 
 pytestmark = pytest.mark.django_db
@@ -46,17 +59,6 @@ ACS = "https://dv.example/saml/acs"
 BASE_URL = "https://sleutelbos.example"
 METADATA_PATH = "/saml/idp/metadata/"
 
-SERVICE_ID = "urn:etoegang:core:ServiceID"
-SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
-LEGAL_SUBJECT = "urn:etoegang:core:LegalSubjectID"
-ACTING_SUBJECT = "urn:etoegang:core:ActingSubjectID"
-COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
-INTERMEDIATE = "urn:etoegang:1.9:IntermediateEntityID:KvKnr"
-INTERMEDIATE_NAME = "urn:etoegang:1.13:attribute-intermediate:CompanyName"
-BRANCH = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
-KVK = "urn:etoegang:1.9:EntityConcernedID:KvKnr"
-RSIN = "urn:etoegang:1.9:EntityConcernedID:RSIN"
-PSEUDONYM = "urn:etoegang:1.13:EntityConcernedID:Pseudo"
 
 DV_KEY, DV_CERT = generate_development_keypair("dv.example")
 

@@ -30,6 +30,19 @@ from sleutelbos.saml.protocol.xml import NAMESPACES
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 from tests.identity.test_login import add_totp, person_with_password
+from tests.saml.etoegang import (
+    ACTING_SUBJECT,
+    BRANCH,
+    COMPANY_NAME,
+    INTERMEDIATE,
+    INTERMEDIATE_NAME,
+    KVK,
+    LEGAL_SUBJECT,
+    PSEUDONYM,
+    RSIN,
+    SERVICE_ID,
+    SERVICE_UUID,
+)
 from tests.saml.test_sso import artifact_of, log_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,17 +55,6 @@ ENTITY_ID = f"urn:etoegang:DV:{OIN}:entities:2"
 ACS = "https://dv.example/saml/artifact"
 METADATA_PATH = "/saml/idp/metadata/"
 
-SERVICE_ID = "urn:etoegang:core:ServiceID"
-SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
-LEGAL_SUBJECT = "urn:etoegang:core:LegalSubjectID"
-ACTING_SUBJECT = "urn:etoegang:core:ActingSubjectID"
-COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
-INTERMEDIATE = "urn:etoegang:1.9:IntermediateEntityID:KvKnr"
-INTERMEDIATE_NAME = "urn:etoegang:1.13:attribute-intermediate:CompanyName"
-BRANCH = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
-KVK = "urn:etoegang:1.9:EntityConcernedID:KvKnr"
-RSIN = "urn:etoegang:1.9:EntityConcernedID:RSIN"
-PSEUDONYM = "urn:etoegang:1.13:EntityConcernedID:Pseudo"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 AUTHN_FAILED = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"

@@ -1,0 +1,13 @@
+"""The attribute names of the eHerkenning profile, written from the rulebook, for the tests of real DV clients."""
+
+SERVICE_ID = "urn:etoegang:core:ServiceID"
+SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
+LEGAL_SUBJECT = "urn:etoegang:core:LegalSubjectID"
+ACTING_SUBJECT = "urn:etoegang:core:ActingSubjectID"
+COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
+INTERMEDIATE = "urn:etoegang:1.9:IntermediateEntityID:KvKnr"
+INTERMEDIATE_NAME = "urn:etoegang:1.13:attribute-intermediate:CompanyName"
+BRANCH = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
+KVK = "urn:etoegang:1.9:EntityConcernedID:KvKnr"
+RSIN = "urn:etoegang:1.9:EntityConcernedID:RSIN"
+PSEUDONYM = "urn:etoegang:1.13:EntityConcernedID:Pseudo"
