@@ -77,6 +77,21 @@ def test_a_certificate_is_registered_from_pem_or_der_with_its_validity_read_from
     assert event.data["service_id"] == instance.service_id
 
 
+def test_a_der_certificate_whose_last_byte_reads_as_whitespace_is_registered_whole() -> None:
+    # DER is binary: its signature ends in any byte, also one that a text trim would cut off (0x09-0x0D, 0x20).
+    for attempt in range(2000):
+        pem = certificate(f"edge{attempt}.dv.example", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=300))
+        if der(pem)[-1:] in (b"\t", b"\n", b"\x0b", b"\x0c", b"\r", b" "):
+            break
+    else:  # pragma: no cover - six byte values out of 256 over 2 000 signatures
+        raise AssertionError("no certificate ended in a whitespace byte")
+
+    registered = service_certificate_create(actor=SYSTEM, instance=f.instance(), certificate=der(pem))
+
+    assert registered.subject == f"CN=edge{attempt}.dv.example"
+    assert registered.pem.encode() == x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.PEM)
+
+
 def test_what_is_not_a_certificate_is_refused_by_field() -> None:
     instance = f.instance()
 

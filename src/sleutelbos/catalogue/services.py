@@ -362,8 +362,11 @@ def _attribute_default(name: str) -> Any:
 
 def _load_certificate(data: bytes | str, field: str) -> x509.Certificate:
     raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
+    if b"-----BEGIN" in raw:
+        # Only PEM text may be trimmed: DER is binary and may well begin or end with a byte that reads as whitespace.
+        raw = raw.strip()
     try:
-        return keys.load_certificate(raw.strip())
+        return keys.load_certificate(raw)
     except keys.KeyLoadError as error:
         raise fail(
             field,
