@@ -228,6 +228,40 @@ def test_an_inclusive_namespaces_prefix_list_is_accepted(dv):
     assert signatures.verify(reparse(response).find("saml:Assertion", NS), [dv[1]]) is not None
 
 
+def test_a_libxmlsec1_signature_between_indentation_and_comments_verifies_and_the_document_is_left_as_received(dv):
+    # The enveloped-signature transform removes the signature element only: the line break and indentation after
+    # it, and a comment before it, stay where they are in what was digested.
+    response = load("response.xml")
+    assertion = response.find("saml:Assertion", NS)
+    issuer = assertion.find("saml:Issuer", NS)
+    issuer.addnext(etree.Comment(" signed below "))
+    signature = xmlsec.template.create(assertion, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256, ns="ds")
+    issuer.getnext().addnext(signature)
+    signature.tail = "\n    "
+    reference = xmlsec.template.add_reference(signature, xmlsec.Transform.SHA256, uri=f"#{assertion.get('ID')}")
+    xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)
+    xmlsec.template.add_transform(reference, xmlsec.Transform.EXCL_C14N)
+    context = xmlsec.SignatureContext()
+    context.key = xmlsec.Key.from_memory(dv[0], xmlsec.constants.KeyDataFormatPem)
+    context.register_id(assertion, "ID")
+    context.sign(signature)
+    received = reparse(response)
+    before = etree.tostring(received)
+
+    verified = signatures.verify(received.find("saml:Assertion", NS), [dv[1]])
+
+    assert verified.get("ID") == assertion.get("ID")
+    assert etree.tostring(received) == before
+
+
+def test_a_changed_indentation_after_the_signature_is_refused(dv):
+    request = signed_request(dv)
+    request.find("ds:Signature", NS).tail = "\n  "
+
+    with pytest.raises(SignatureError, match="not valid"):
+        signatures.verify(reparse(request), [dv[1]])
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Interoperability with signxml, an independent implementation
 

@@ -1,17 +1,17 @@
 """XML signatures of the eHerkenning profile: enveloped RSA-SHA256 over exclusive c14n, and the Redirect binding.
 
-The cryptographic check of enveloped signatures uses python-xmlsec (libxmlsec1 in C, the library behind pysaml2
-and the OneLogin toolkit the service providers run). The verification is restricted beyond what any library does by
-default: before libxmlsec1 sees the signature, :func:`verify` checks its whole shape against the profile (one
-signature, a direct child of the element, one reference to that element's own unique ID, only the
-enveloped-signature and exclusive c14n transforms, RSA-SHA256 and SHA-256 only), and libxmlsec1 is additionally told
-to refuse every other transform.
+The profile allows exactly one signature shape, and that shape is all this module accepts: before any cryptography,
+:func:`verify` checks the whole signature against it (one signature, a direct child of the element, one reference
+to that element's own unique ID, only the enveloped-signature and exclusive c14n transforms, RSA-SHA256 and SHA-256
+only). Everything else, among it XSLT and XPath transforms, ``ds:Object`` and references elsewhere, is refused
+unprocessed. What is left to compute is small and done in the tree: the digest of the element's exclusive canonical
+form without its signature (libxml2's c14n, through lxml, the same code libxmlsec1 uses), compared in constant time,
+and the RSA check of the canonical ``ds:SignedInfo`` with ``cryptography``; never with a key from the message.
 
-Signing (:func:`sign`) is done in the tree with lxml's exclusive c14n (libxml2's, as libxmlsec1 uses it) and
-``cryptography``'s RSA: the element is signed where it sits in the document, so the ``ds:Signature`` can go directly
-after the ``saml:Issuer`` as the SAML schema requires, and nothing is serialised or parsed again; it spends a third
-less time than libxmlsec1 on top of the RSA operation itself. The tests check signatures made here with libxmlsec1
-and with signxml, an independent implementation.
+Signing (:func:`sign`) is the same computation in the other direction: the element is signed where it sits in the
+document, so the ``ds:Signature`` can go directly after the ``saml:Issuer`` as the SAML schema requires, and nothing
+is serialised or parsed again. The tests check signatures made here with libxmlsec1 (the library behind pysaml2 and
+the OneLogin toolkit the service providers run) and with signxml, and signatures made by both of them verify here.
 
 The HTTP-Redirect binding signs the query string instead of the XML (SAML bindings 3.4.4.1); that is plain RSA over
 the octets exactly as received, done with ``cryptography``.
@@ -24,12 +24,12 @@ import binascii
 import copy
 import functools
 import hashlib
+import hmac
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote_plus, unquote_plus
 
-import xmlsec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -74,12 +74,6 @@ class SignatureError(ValueError):
         self.reason = reason
 
 
-@functools.lru_cache(maxsize=64)
-def _verification_key(cert_pem: bytes) -> xmlsec.Key:
-    keys.load_certificate(cert_pem)
-    return xmlsec.Key.from_memory(cert_pem, xmlsec.constants.KeyDataFormatCertPem)
-
-
 @functools.lru_cache(maxsize=32)
 def _private_key(key_pem: bytes) -> rsa.RSAPrivateKey:
     return keys.load_private_key(key_pem)
@@ -102,9 +96,20 @@ def _certificate_text(cert_pem: bytes) -> str:
     return keys.certificate_base64(cert_pem)
 
 
-def _c14n(element: etree._Element) -> bytes:
-    """Exclusive XML canonicalisation 1.0 without comments of ``element`` and its descendants."""
-    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+def _c14n(element: etree._Element, inclusive_prefixes: Sequence[str] | None = None) -> bytes:
+    """Exclusive XML canonicalisation 1.0 without comments of ``element`` and its descendants, in its document;
+    ``inclusive_prefixes``: an ``InclusiveNamespaces`` PrefixList (``#default`` for the default namespace)."""
+    return etree.tostring(
+        element, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=inclusive_prefixes or None
+    )
+
+
+def _inclusive_prefixes(method: etree._Element) -> list[str]:
+    """The PrefixList of the ``InclusiveNamespaces`` of an exclusive c14n method or transform, if any."""
+    prefixes: list[str] = []
+    for child in _children(method):
+        prefixes.extend((child.get("PrefixList") or "").split())
+    return prefixes
 
 
 def _ds(parent: etree._Element, local: str, algorithm: str | None = None) -> etree._Element:
@@ -262,24 +267,59 @@ def verify(element: etree._Element, certs: Sequence[bytes]) -> etree._Element:
     if len(elements_with_id(element, element_id)) != 1:
         raise SignatureError(f"ID {element_id!r} occurs more than once in the document")
 
+    signed_info = _children(signature)[0]
+    canonicalization, _method, reference = _children(signed_info)
+    _transforms, _digest_method, digest_value = _children(reference)
+    enveloped_c14n = _children(_transforms)[1]
+    expected_digest = _b64decode_xml(digest_value.text, "the digest value")
+    signature_value = _b64decode_xml(_children(signature)[1].text, "the signature value")
+
+    digest = hashlib.sha256(_enveloped_c14n(element, signature, _inclusive_prefixes(enveloped_c14n))).digest()
+    if not hmac.compare_digest(digest, expected_digest):
+        raise SignatureError("the signature is not valid: the digest does not match (changed after signing)")
+    signed = _c14n(signed_info, _inclusive_prefixes(canonicalization))
     for cert_pem in certs:
         try:
-            key = _verification_key(cert_pem)
-        except (keys.KeyLoadError, xmlsec.Error) as exc:
+            public_key = _public_key(cert_pem)
+        except keys.KeyLoadError as exc:
             raise SignatureError(f"a registered certificate could not be loaded: {exc}") from exc
-        context = xmlsec.SignatureContext()
-        context.key = key
-        for transform in (xmlsec.Transform.ENVELOPED, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.SHA256):
-            context.enable_reference_transform(transform)
-        for transform in (xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256):
-            context.enable_signature_transform(transform)
-        context.register_id(element, "ID")
         try:
-            context.verify(signature)
-        except xmlsec.Error:
+            public_key.verify(signature_value, signed, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
             continue
         return _without_comments(copy.deepcopy(element))
     raise SignatureError("the signature is not valid for any registered certificate")
+
+
+def _enveloped_c14n(element: etree._Element, signature: etree._Element, inclusive_prefixes: list[str]) -> bytes:
+    """The enveloped-signature transform followed by exclusive c14n: the element's canonical form without its
+    ``ds:Signature``, taken where the element sits (so namespaces declared above it are in scope, as a verifier of
+    the received document sees them). The signature is taken out for the moment and put back exactly as it was,
+    with the text after it, which the transform keeps."""
+    tail, signature.tail = signature.tail, None
+    previous = signature.getprevious()
+    index = element.index(signature)
+    joined_to = previous.tail if previous is not None else element.text
+    if tail:
+        if previous is not None:
+            previous.tail = (joined_to or "") + tail
+        else:
+            element.text = (joined_to or "") + tail
+    element.remove(signature)
+    try:
+        return _c14n(element, inclusive_prefixes)
+    finally:
+        element.insert(index, signature)
+        signature.tail = tail
+        if previous is not None:
+            previous.tail = joined_to
+        else:
+            element.text = joined_to
+
+
+def _b64decode_xml(text: str | None, what: str) -> bytes:
+    """Base64 as XML-DSig writes it: line breaks and other whitespace allowed, nothing else."""
+    return _b64decode("".join((text or "").split()), what)
 
 
 @dataclass(frozen=True)
