@@ -1,13 +1,14 @@
 """The SAML benchmark: complete SSO logins per second, next to pysaml2's IdP and the raw RSA signing rate.
 
-In one process, with Django's test client (the full middleware stack), a DV and a person who is already logged in
-at the broker do one complete eHerkenning login after another:
+In one process, through Django's WSGI handler with the full middleware stack (called as a WSGI server such as
+gunicorn calls it, with the browser's session cookie), a DV and a person who is already logged in at the broker do
+one complete eHerkenning login after another:
 
 1. the DV builds an AuthnRequest and signs it for the HTTP-Redirect binding (DV side);
 2. ``GET /saml/idp/sso/``: the broker verifies the request; the session's level suffices and the person has one
    organisation, so there is nothing to ask and the same request decides, builds the Response with its identifiers
    encrypted for the DV and the assertion signed, stores it under an artifact and redirects to the DV's ACS (should
-   the broker send the browser to its continue page or a choice page instead, those are followed and answered);
+   the broker send the browser to its continue page instead, that redirect is followed);
 3. the DV builds and signs an ArtifactResolve (DV side) and posts it over SOAP 1.1 to ``/saml/idp/artifact/``;
    the broker verifies it and answers with the signed ArtifactResponse holding the Response.
 
@@ -136,6 +137,66 @@ class World:
         )
         if answer.status_code != 302 or "_auth_user_id" not in self.client.session:
             raise RuntimeError(f"the person could not log in: {answer.status_code}")
+        self.browser = Browser(self.client.cookies)
+
+
+class Browser:
+    """Requests to Django's WSGI handler as a WSGI server makes them: HTTPS, the browser's cookies, the whole stack.
+
+    Django's test client adds work of its own (signals that collect templates and exceptions, a cookie jar, the
+    response's request); this calls :class:`django.core.handlers.wsgi.WSGIHandler` directly, as gunicorn does."""
+
+    def __init__(self, cookies: Any) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.handler = WSGIHandler()
+        self.cookies = {name: morsel.value for name, morsel in cookies.items()}
+
+    def request(
+        self, method: str, path: str, query: str = "", body: bytes = b"", content_type: str = ""
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers (the last of each name) and body of one request."""
+        import io
+
+        environ = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": HOST,
+            "SERVER_PORT": "443",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": HOST,
+            "HTTP_COOKIE": "; ".join(f"{name}={value}" for name, value in self.cookies.items()),
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "https",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        if body:
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ["CONTENT_TYPE"] = content_type
+        started: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            started["status"], started["headers"] = int(status.split(" ", 1)[0]), headers
+
+        chunks = self.handler(environ, start_response)
+        try:
+            content = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        headers = dict(started["headers"])
+        for name, value in started["headers"]:
+            if name.lower() == "set-cookie":
+                cookie_name, _, rest = value.partition("=")
+                self.cookies[cookie_name] = rest.split(";", 1)[0]
+        return started["status"], headers, content
 
 
 def dv_metadata(sign_cert: bytes, enc_cert: bytes) -> bytes:
@@ -248,33 +309,33 @@ def login(world: World, *, check: bool) -> Login:
 
     clock, cpu = time.perf_counter_ns, time.process_time_ns
     timing = Login()
-    client = world.client
+    browser = world.browser
     started = clock()
     request_id, url = authn_request_query(world)
+    path, _, query = url.partition("?")
     built, built_cpu = clock(), cpu()
-    answer = client.get(url, secure=True)
-    for _ in range(4):  # the continue page; a choice page is answered with the only option
-        location = answer.headers.get("Location", "")
-        if answer.status_code == 200 and b'name="option"' in answer.content:
-            option = re.search(rb'name="option"[^>]*value="([^"]*)"', answer.content).group(1).decode()
-            answer = client.post(answer.wsgi_request.path, {"option": option}, secure=True)
-        elif answer.status_code == 302 and location.startswith("/saml/idp/"):
-            answer = client.get(location, secure=True)
-        else:
+    status, headers, _content = browser.request("GET", path, query)
+    for _ in range(3):  # the continue page, should the broker send the browser there
+        location = headers.get("Location", "")
+        if status != 302 or not location.startswith("/saml/idp/"):
             break
+        path, _, query = location.partition("?")
+        status, headers, _content = browser.request("GET", path, query)
     redirected, redirected_cpu = clock(), cpu()
-    location = answer.headers.get("Location", "")
-    if answer.status_code != 302 or not location.startswith(ACS_ARTIFACT + "?"):
-        raise RuntimeError(f"the login did not end at the ACS: {answer.status_code} {location!r}")
+    location = headers.get("Location", "")
+    if status != 302 or not location.startswith(ACS_ARTIFACT + "?"):
+        raise RuntimeError(f"the login did not end at the ACS: {status} {location!r}")
     artifact = parse_qs(urlsplit(location).query)["SAMLart"][0]
     body = artifact_resolve_body(world, artifact)
     signed, signed_cpu = clock(), cpu()
-    resolved = client.post(ARTIFACT_RESOLUTION_PATH, body, content_type=soap.CONTENT_TYPES[soap.SOAP_1_1], secure=True)
+    status, _headers, content = browser.request(
+        "POST", ARTIFACT_RESOLUTION_PATH, body=body, content_type=soap.CONTENT_TYPES[soap.SOAP_1_1]
+    )
     done, done_cpu = clock(), cpu()
-    if resolved.status_code != 200 or b"Assertion" not in resolved.content:
-        raise RuntimeError(f"the artifact did not resolve to an assertion: {resolved.status_code}")
+    if status != 200 or b"Assertion" not in content:
+        raise RuntimeError(f"the artifact did not resolve to an assertion: {status}")
     if check:
-        check_answer(world, resolved.content, request_id)
+        check_answer(world, content, request_id)
     timing.dv = (built - started) + (signed - redirected)
     timing.broker = (redirected - built) + (done - signed)
     timing.broker_cpu = (redirected_cpu - built_cpu) + (done_cpu - signed_cpu)
