@@ -415,14 +415,15 @@ def test_an_unknown_or_used_artifact_gets_an_empty_signed_success(broker):
     ]
 
 
-def test_the_message_handed_to_the_artifact_response_is_left_as_it_was(broker, dv):
+def test_the_message_handed_to_the_artifact_response_goes_in_unchanged_with_its_assertion_signature(broker, dv):
     response = build(broker, dv)
     before = etree.tostring(response)
 
-    artifact_response(broker, response)
+    outer = artifact_response(broker, response)
 
+    assert response.getparent() is outer  # moved in, not copied
     assert etree.tostring(response) == before
-    assert response.getparent() is None
+    assert signatures.verify(response.find("saml:Assertion", NS), [broker[1]]) is not None
 
 
 # The ArtifactResolve

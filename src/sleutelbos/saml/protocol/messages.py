@@ -14,7 +14,6 @@ constant names its section. A refusal raises :class:`MessageError` with a short 
 
 from __future__ import annotations
 
-import copy
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -543,7 +542,8 @@ def build_artifact_response(
     sign_key: bytes,
     sign_cert: bytes,
 ) -> etree._Element:
-    """A signed ``samlp:ArtifactResponse`` with status Success around a copy of ``message``.
+    """A signed ``samlp:ArtifactResponse`` with status Success around ``message``, which becomes part of it (it is
+    moved, not copied: pass a copy to keep using an element of another document).
 
     The status is Success whenever the ArtifactResolve itself was acceptable; the inner Response carries the
     login's real status. For an unknown, expired or already used artifact ``message`` is None and the
@@ -554,7 +554,7 @@ def build_artifact_response(
     )
     _status(artifact_response, "Success")
     if message is not None:
-        artifact_response.append(copy.deepcopy(message))
+        artifact_response.append(message)
     try:
         signatures.sign(artifact_response, sign_key, sign_cert)
     except signatures.SignatureError as exc:

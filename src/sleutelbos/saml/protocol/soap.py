@@ -11,8 +11,6 @@ errors never become SOAP faults: they are answered inside a SAML message (SAML b
 
 from __future__ import annotations
 
-import copy
-
 from lxml import etree
 
 from .xml import SOAP11, SOAP12, XML, XMLError, parse, qname
@@ -162,13 +160,22 @@ def _serialise(envelope: etree._Element) -> bytes:
 
 
 def wrap(element: etree._Element, version: str) -> bytes:
-    """A SOAP envelope of ``version`` ("1.1" or "1.2") whose Body holds a copy of ``element``, as UTF-8 bytes.
+    """A SOAP envelope of ``version`` ("1.1" or "1.2") whose Body holds ``element``, as UTF-8 bytes.
 
-    Send it with ``CONTENT_TYPES[version]``. The copy keeps an enveloped signature valid (exclusive c14n).
+    Send it with ``CONTENT_TYPES[version]``. The element is serialised as it is (with the namespaces it uses) between
+    the envelope's tags, and is not changed or copied; an enveloped signature stays valid (exclusive c14n).
     """
-    envelope, body = _envelope(version)
-    body.append(copy.deepcopy(element))
-    return _serialise(envelope)
+    if version not in _ENVELOPE_NAMESPACES:
+        raise ValueError(f"SOAP version {version!r} is not 1.1 or 1.2")
+    prefix, namespace = _PREFIXES[version], _ENVELOPE_NAMESPACES[version]
+    return b"".join(
+        (
+            f"<?xml version='1.0' encoding='utf-8'?>\n<{prefix}:Envelope xmlns:{prefix}=\"{namespace}\">".encode(),
+            f"<{prefix}:Body>".encode(),
+            etree.tostring(element, encoding="utf-8", xml_declaration=False),
+            f"</{prefix}:Body></{prefix}:Envelope>".encode(),
+        )
+    )
 
 
 def fault(

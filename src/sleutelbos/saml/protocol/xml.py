@@ -95,7 +95,8 @@ def parse(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
         raise XMLError("the document is empty")
     # A quick refusal before libxml2 sees the DTD at all; the checks after parsing also catch declarations in
     # encodings where this byte pattern does not occur (UTF-16).
-    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+    upper = data.upper()
+    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
         raise XMLError("a document type declaration is not allowed")
     try:
         root = etree.fromstring(data, parser=_parser())
