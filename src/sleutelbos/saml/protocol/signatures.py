@@ -3,10 +3,12 @@
 The profile allows exactly one signature shape, and that shape is all this module accepts: before any cryptography,
 :func:`verify` checks the whole signature against it (one signature, a direct child of the element, one reference
 to that element's own unique ID, only the enveloped-signature and exclusive c14n transforms, RSA-SHA256 and SHA-256
-only). Everything else, among it XSLT and XPath transforms, ``ds:Object`` and references elsewhere, is refused
-unprocessed. What is left to compute is small and done in the tree: the digest of the element's exclusive canonical
-form without its signature (libxml2's c14n, through lxml, the same code libxmlsec1 uses), compared in constant time,
-and the RSA check of the canonical ``ds:SignedInfo`` with ``cryptography``; never with a key from the message.
+only, an InclusiveNamespaces PrefixList of plain prefixes only). Everything else, among it XSLT and XPath
+transforms, ``ds:Object`` and references elsewhere, is refused unprocessed. What is left to compute is small: the
+digest of the element's exclusive canonical form without its signature (libxml2's c14n, through lxml, the same code
+libxmlsec1 uses), compared in constant time, and the RSA check of the canonical ``ds:SignedInfo`` with
+``cryptography``; never with a key from the message, and without changing the received document. A differential
+test against libxmlsec1 over mutated messages found no message accepted here that libxmlsec1 refuses.
 
 Signing (:func:`sign`) is the same computation in the other direction: the element is signed where it sits in the
 document, so the ``ds:Signature`` can go directly after the ``saml:Issuer`` as the SAML schema requires, and nothing
@@ -25,6 +27,7 @@ import copy
 import functools
 import hashlib
 import hmac
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from . import keys
-from .xml import DS, EC, SAML, elements_with_id, qname
+from .xml import DS, EC, SAML, elements_with_id, parse, qname
 
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
@@ -64,6 +67,10 @@ _DIGEST_METHOD = qname(DS, "DigestMethod")
 _DIGEST_VALUE = qname(DS, "DigestValue")
 _INCLUSIVE_NAMESPACES = qname(EC, "InclusiveNamespaces")
 _ISSUER = qname(SAML, "Issuer")
+#: A namespace prefix (an XML NCName, ASCII letters, digits, ``_ . -``, not starting with a digit, dot or hyphen).
+_NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+#: The whitespace XML allows in base64 content (XML-DSig writes line breaks there).
+_XML_WHITESPACE = re.compile(r"[ \t\r\n]+")
 
 
 class SignatureError(ValueError):
@@ -178,10 +185,16 @@ def _check_algorithm(node: etree._Element, expected: str, what: str) -> None:
 
 def _check_exclusive_c14n(node: etree._Element, what: str) -> None:
     _check_algorithm(node, EXC_C14N, what)
-    # An InclusiveNamespaces PrefixList is part of exclusive c14n (SAML signers use it for xsi:type prefixes).
-    for child in _children(node):
-        if child.tag != _INCLUSIVE_NAMESPACES:
-            raise SignatureError(f"unexpected {child.tag} in {what}")
+    # An InclusiveNamespaces PrefixList is part of exclusive c14n (SAML signers use it for xsi:type prefixes): at
+    # most one, naming prefixes only. "#default" (the default namespace) is not used by SAML signers and is refused.
+    children = _children(node)
+    if any(child.tag != _INCLUSIVE_NAMESPACES for child in children):
+        raise SignatureError(f"unexpected content in {what}")
+    if len(children) > 1:
+        raise SignatureError(f"more than one InclusiveNamespaces in {what}")
+    for prefix in _inclusive_prefixes(node):
+        if not _NCNAME.fullmatch(prefix):
+            raise SignatureError(f"InclusiveNamespaces prefix {prefix[:40]!r} in {what} is not allowed")
 
 
 def _check_shape(element: etree._Element, element_id: str) -> etree._Element:
@@ -269,12 +282,11 @@ def verify(element: etree._Element, certs: Sequence[bytes]) -> etree._Element:
 
     signed_info = _children(signature)[0]
     canonicalization, _method, reference = _children(signed_info)
-    _transforms, _digest_method, digest_value = _children(reference)
-    enveloped_c14n = _children(_transforms)[1]
-    expected_digest = _b64decode_xml(digest_value.text, "the digest value")
-    signature_value = _b64decode_xml(_children(signature)[1].text, "the signature value")
+    transforms, _digest_method, digest_value = _children(reference)
+    expected_digest = _b64decode_xml(digest_value, "the digest value")
+    signature_value = _b64decode_xml(_children(signature)[1], "the signature value")
 
-    digest = hashlib.sha256(_enveloped_c14n(element, signature, _inclusive_prefixes(enveloped_c14n))).digest()
+    digest = hashlib.sha256(_enveloped_c14n(element, _inclusive_prefixes(_children(transforms)[1]))).digest()
     if not hmac.compare_digest(digest, expected_digest):
         raise SignatureError("the signature is not valid: the digest does not match (changed after signing)")
     signed = _c14n(signed_info, _inclusive_prefixes(canonicalization))
@@ -287,39 +299,40 @@ def verify(element: etree._Element, certs: Sequence[bytes]) -> etree._Element:
             public_key.verify(signature_value, signed, padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
             continue
-        return _without_comments(copy.deepcopy(element))
+        verified = _without_comments(copy.deepcopy(element))
+        verified.tail = None  # the text after the element is not part of it, nor signed
+        return verified
     raise SignatureError("the signature is not valid for any registered certificate")
 
 
-def _enveloped_c14n(element: etree._Element, signature: etree._Element, inclusive_prefixes: list[str]) -> bytes:
-    """The enveloped-signature transform followed by exclusive c14n: the element's canonical form without its
-    ``ds:Signature``, taken where the element sits (so namespaces declared above it are in scope, as a verifier of
-    the received document sees them). The signature is taken out for the moment and put back exactly as it was,
-    with the text after it, which the transform keeps."""
-    tail, signature.tail = signature.tail, None
-    previous = signature.getprevious()
-    index = element.index(signature)
-    joined_to = previous.tail if previous is not None else element.text
-    if tail:
+def _enveloped_c14n(element: etree._Element, inclusive_prefixes: list[str]) -> bytes:
+    """The enveloped-signature transform followed by exclusive c14n: the canonical form of the element without its
+    ``ds:Signature``, as a verifier of the received document computes it. The received tree is never changed.
+
+    The element is canonicalised where it sits (the namespaces declared above it in scope), that canonical form is
+    parsed again as a document of its own, which holds exactly the namespace declarations the canonical form
+    renders, and the signature is taken out of that copy (the text after it stays); canonicalising the copy once
+    more gives the same form without the signature, since a canonical form is canonical again.
+    """
+    canonical = _c14n(element, inclusive_prefixes)
+    copy_root = parse(canonical, max_bytes=len(canonical) + 1)
+    signature = next(child for child in copy_root if child.tag == _SIGNATURE)
+    if signature.tail:
+        previous = signature.getprevious()
         if previous is not None:
-            previous.tail = (joined_to or "") + tail
+            previous.tail = (previous.tail or "") + signature.tail
         else:
-            element.text = (joined_to or "") + tail
-    element.remove(signature)
-    try:
-        return _c14n(element, inclusive_prefixes)
-    finally:
-        element.insert(index, signature)
-        signature.tail = tail
-        if previous is not None:
-            previous.tail = joined_to
-        else:
-            element.text = joined_to
+            copy_root.text = (copy_root.text or "") + signature.tail
+    copy_root.remove(signature)
+    return _c14n(copy_root, inclusive_prefixes)
 
 
-def _b64decode_xml(text: str | None, what: str) -> bytes:
-    """Base64 as XML-DSig writes it: line breaks and other whitespace allowed, nothing else."""
-    return _b64decode("".join((text or "").split()), what)
+def _b64decode_xml(node: etree._Element, what: str) -> bytes:
+    """The base64 content of a DigestValue or SignatureValue: text only (no comment or element inside), with the
+    XML whitespace XML-DSig allows between the characters and nothing else."""
+    if len(node):
+        raise SignatureError(f"{what} holds more than text")
+    return _b64decode(_XML_WHITESPACE.sub("", node.text or ""), what)
 
 
 @dataclass(frozen=True)
