@@ -139,3 +139,15 @@ def test_a_csv_preview_is_readable(live_server, page: Page, axe: Axe, world, tmp
     expect(page.locator("[data-csv-rows] tr[data-ok='yes']")).to_have_count(1)
     expect(page.locator("[data-csv-rows] tr[data-ok='no'] [data-row-error]")).to_contain_text("geen-adres")
     assert_accessible(axe, page)
+
+
+def test_the_manager_tables_fit_a_phone_screen(live_server, page: Page, world):
+    # A table may scroll inside its own box; the labels hidden for sight in its cells must not widen the page.
+    bakery = world["bakery"]
+    log_in_at(page, live_server, world["manager"], Level.EH3)
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    for part in ("people", "mandates", "mandates/chain", "audit"):
+        response = page.goto(f"{live_server.url}/my/organisations/{bakery.pk}/{part}/")
+        assert response.status == 200, part
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), part

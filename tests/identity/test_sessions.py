@@ -89,6 +89,26 @@ def test_step_up_above_the_means_is_refused_with_a_sentence(client, django_captu
     assert session_of(client)[sessions.AUTH_LEVEL] == Level.EH2_PLUS
 
 
+def test_step_up_to_eh4_without_a_hardware_key_says_which_key_to_add(client, django_capture_on_commit_callbacks):
+    # An authenticator app reaches EH3 only: advising one to someone who needs EH4 would leave them stuck.
+    person = person_with_password(Level.EH4)
+    add_totp(person)
+    logged_in_eh2_plus(client, person, django_capture_on_commit_callbacks)
+
+    client.get(reverse("identity:step_up") + "?level=EH4&next=/account/")
+    page = body(client.get(reverse("identity:login_factor")))
+
+    hardware = gettext(
+        "You have not set up a way to log in at level %(level)s yet. Add a security key that cannot be copied and "
+        "asks for your PIN or fingerprint on your account page first."
+    ) % {"level": "EH4"}
+    assert hardware in page
+    assert (
+        gettext("To go on you need level %(level)s. Confirm it is you in one of these ways.") % {"level": "EH4"} in page
+    )
+    assert 'name="totp-code"' not in page
+
+
 def test_require_level_passes_a_session_that_holds_the_level_and_redirects_otherwise(client):
     person = person_with_password(Level.EH3)
     post_password(client, person, level="EH2")

@@ -509,6 +509,11 @@ def test_my_requests_show_state_dates_and_history_and_a_request_is_withdrawn_aft
 
     detail = text(client.get(reverse("requests:detail", args=[obj.pk])))
     assert "started as a draft" in detail and ": Submitted" in detail and ": Awaiting signatures" in detail
+    assert "Jan de Bakker: not signed yet (link valid until" in detail
+    Signer.objects.filter(request=obj).update(token_expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    detail = text(client.get(reverse("requests:detail", args=[obj.pk])))
+    assert "Jan de Bakker: not signed yet (the link expired on" in detail
+    Signer.objects.filter(request=obj).update(token_expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=13))
 
     confirm = client.get(reverse("requests:withdraw", args=[obj.pk]))
     assert "Do you want to withdraw request" in text(confirm)
@@ -522,6 +527,8 @@ def test_my_requests_show_state_dates_and_history_and_a_request_is_withdrawn_aft
     detail = text(client.get(reverse("requests:detail", args=[obj.pk])))
     assert "Your request is withdrawn." in detail
     assert "Withdraw the request" not in detail
+    # The signing links stopped working with the withdrawal; the page no longer offers them as valid.
+    assert "Jan de Bakker: not signed" in detail and "link valid until" not in detail
     again = client.post(reverse("requests:withdraw", args=[obj.pk]))
     assert "can no longer be withdrawn" in text(client.get(again["Location"]))
     # A withdrawn request can no longer be changed.

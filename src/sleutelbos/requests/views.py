@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -797,6 +798,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "chain": obj.kind == RequestKind.CHAIN_MANDATE,
         "manager": manager_role(obj),
         "signers": signers,
+        # The signing links work only while the request waits for signatures.
+        "signing_open": obj.state == RequestState.AWAITING_SIGNATURES,
+        "now": timezone.now(),
         "events": obj.events.all(),
         "editable": obj.state in EDITABLE,
         "continue_url": _continue_url(obj) if obj.state in EDITABLE else "",
