@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "sleutelbos.identity.language.RememberLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: the page as rendered, before Django's middleware sets its length.
+    "sleutelbos.typography.SingleFullStopMiddleware",
 ]
 
 ROOT_URLCONF = "sleutelbos.urls"

@@ -23,6 +23,7 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 
 from sleutelbos.mail.models import OutgoingMail
+from sleutelbos.typography import single_full_stops
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def render_mail(template: str, context: Mapping[str, Any], language: str) -> tup
         subject = " ".join(subject_template.render(Context(dict(context), autoescape=False)).split())
         text = render_to_string(f"{template}.txt", context)
         html = render_to_string(f"{template}.html", context)
-    return subject, text, html
+    return single_full_stops(subject), single_full_stops(text), single_full_stops(html)
 
 
 @transaction.atomic
