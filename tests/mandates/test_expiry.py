@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.mail import EmailMessage
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 
 from sleutelbos.audit.models import AuditEvent
 from sleutelbos.audit.services import SYSTEM, Actor
@@ -165,3 +168,109 @@ def test_each_person_reads_the_warning_in_the_language_they_use(world):
     assert "all services of Kadaster" in to_holder.body.replace("All", "all")
     assert OutgoingMail.objects.get(to="mirjam@bakkerij.nl").language == "nl"
     assert "alle diensten van Kadaster" in to_manager.body.replace("Alle", "alle")
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def _in_english(person) -> None:
+    person.language = "en"
+    person.save(update_fields=["language"])
+
+
+def test_a_mandate_ending_tomorrow_expires_tomorrow_in_the_mail(world):
+    _in_english(world["holder"])
+    at = dt.datetime(2026, 11, 29, 10, 0, tzinfo=AMSTERDAM)
+    with time_machine.travel(at - DAY, tick=False):
+        other = factories.organisation(name="Drukkerij Het Anker B.V.")
+        ending = factories.mandate(world["holder"], other, valid_until=at + dt.timedelta(hours=26))
+
+    expiry_warn(now=at)
+
+    [message] = mails_to("joost@bakkerij.nl")
+    with translation.override("en"):
+        date = formats.date_format(timezone.localtime(ending.valid_until), "j F Y")
+    assert f"Expires tomorrow, on {date}." in message.body
+    assert "2 days" not in message.body
+
+
+def test_the_60_day_warning_goes_out_on_the_60th_calendar_day_once(world):
+    at = dt.datetime(2026, 9, 30, 10, 0, tzinfo=AMSTERDAM)
+    with time_machine.travel(at - DAY, tick=False):
+        other = factories.organisation(name="Drukkerij Het Anker B.V.")
+        # 60 days and two hours away: the page says "expires in 60 days", and so does the mail, that day.
+        factories.mandate(world["holder"], other, valid_until=dt.datetime(2026, 11, 29, 12, 0, tzinfo=AMSTERDAM))
+
+    assert expiry_warn(now=at - DAY) == []
+    assert [n.days_before for n in expiry_warn(now=at)] == [60]
+    assert expiry_warn(now=at + dt.timedelta(hours=3)) == []
+    assert expiry_warn(now=at + DAY) == []
+    [message] = mails_to("joost@bakkerij.nl")
+    assert "60" in message.body
+    # 14 days before, on the calendar: the second warning, once.
+    assert [n.days_before for n in expiry_warn(now=at + 46 * DAY)] == [14]
+    assert expiry_warn(now=at + 46 * DAY + dt.timedelta(hours=5)) == []
+    assert len(mails_to("joost@bakkerij.nl")) == 2
+
+
+def test_one_mandate_of_mine_is_spoken_of_in_the_singular(world):
+    _in_english(world["holder"])
+    _in_english(world["manager"])
+
+    expiry_warn(now=world["now"] + 41 * DAY)
+
+    [to_holder] = mails_to("joost@bakkerij.nl")
+    [to_manager] = mails_to("mirjam@bakkerij.nl")
+    for message in (to_holder, to_manager):
+        assert "These mandates" not in message.body
+    assert "This mandate of yours expires soon." in to_holder.body
+    assert "This mandate you manage expires soon. Renew it if the holder still needs it;" in to_manager.body
+
+
+def test_several_mandates_of_mine_are_spoken_of_in_the_plural(world):
+    _in_english(world["holder"])
+    factories.mandate(world["holder"], factories.organisation(), valid_until=world["now"] + 95 * DAY)
+
+    expiry_warn(now=world["now"] + 45 * DAY)
+
+    [message] = mails_to("joost@bakkerij.nl")
+    assert "These mandates of yours expire soon." in message.body
+
+
+def test_the_renewal_request_asks_for_exactly_the_expiring_mandate(world):
+    tax = factories.provider(name="Belastingdienst")
+    vat = factories.definition(tax, name="Aangifte omzetbelasting", branch_restriction_allowed=True)
+    payroll = factories.definition(tax, name="Aangifte loonheffingen", branch_restriction_allowed=True)
+    branch = factories.branch(world["bakery"], number="000045678902")
+    mandate_revoke(actor=SYSTEM, mandate=world["mandate"])
+    factories.mandate(
+        world["holder"],
+        world["bakery"],
+        scope=Scope.of_services(vat.uuid, payroll.uuid),
+        level=Level.EH2,
+        branch_=branch,
+        valid_until=world["now"] + 100 * DAY,
+    )
+
+    expiry_warn(now=world["now"] + 41 * DAY)
+
+    [message] = mails_to("joost@bakkerij.nl")
+    [link] = [line for line in message.body.split() if "/requests/new/" in line]
+    query = parse_qs(urlsplit(link).query)
+    assert query["kvk"] == ["45678901"] and query["level"] == ["EH2"]
+    assert query["scope"] == ["services"]
+    assert sorted(query["services"]) == sorted([str(vat.uuid), str(payroll.uuid)])
+    assert query["branch_number"] == ["000045678902"]
+    # A wizard that reads one service only must not narrow the request to one of the two.
+    assert "service" not in query
+
+
+def test_the_renewal_request_of_a_mandate_for_everything_asks_for_everything(world):
+    mandate_revoke(actor=SYSTEM, mandate=world["mandate"])
+    factories.mandate(world["holder"], world["bakery"], scope=Scope.all(), valid_until=world["now"] + 100 * DAY)
+
+    expiry_warn(now=world["now"] + 41 * DAY)
+
+    [message] = mails_to("joost@bakkerij.nl")
+    [link] = [line for line in message.body.split() if "/requests/new/" in line]
+    assert parse_qs(urlsplit(link).query)["scope"] == ["all"]

@@ -4,6 +4,7 @@ organisation only, within their manager level."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -206,6 +207,9 @@ def test_renewing_moves_the_end_to_the_chosen_years_from_today(bakery):
     assert renewed.valid_until > timezone.now() + dt.timedelta(days=5 * 365 - 1)
     event = AuditEvent.objects.get(action="mandate:renewed", subject_id=str(mandate.pk))
     assert event.data["years"] == 5
+    # One sentence, with its end date in words and a single full stop.
+    message = text(client.get(done["Location"]))
+    assert re.search(r"The mandate of Joost Medewerker is renewed: valid until \d{1,2} \w+ \d{4}\.(?!\.)", message)
 
 
 def test_renewing_never_shortens_a_mandate(bakery):

@@ -340,6 +340,20 @@ def test_inactive_people_are_listed_with_their_reasons_and_cleaned_up_after_conf
     }
 
 
+def test_the_audit_trail_gives_the_reason_of_a_clean_up_in_the_readers_language(bakery, manager):
+    kees = member_of(bakery, name="Kees Mulder")
+    Person.objects.filter(pk=kees.pk).update(last_login=timezone.now() - dt.timedelta(days=400))
+    browser = logged_in(manager)
+    browser.post(url("manage_people_clean_up", bakery), {"person": [kees.pk], "confirm": "yes"})
+    assert not Membership.objects.filter(person=kees).exists()
+
+    english = text(browser.get(url("manage_audit", bakery), {"action": "membership:ended"}))
+    assert "Person unlinked Kees Mulder, reason: cleaned up as inactive" in english
+    browser.defaults["HTTP_ACCEPT_LANGUAGE"] = "nl"
+    dutch = text(browser.get(url("manage_audit", bakery), {"action": "membership:ended"}))
+    assert "Persoon ontkoppeld Kees Mulder, reden:" in dutch and "reden: inactive" not in dutch
+
+
 # --- Inviting many people from a CSV file -----------------------------------------------------------------------
 
 
@@ -371,10 +385,10 @@ def test_a_csv_file_is_previewed_row_by_row_and_only_the_good_rows_are_sent(bake
 
     assert preview.status_code == 200
     rows = dict(re.findall(r'data-row="(\d+)" data-ok="(yes|no)"', preview.content.decode()))
-    assert rows == {"1": "yes", "2": "yes", "3": "no", "4": "no", "5": "no", "6": "no"}
+    assert rows == {"2": "yes", "3": "yes", "4": "no", "5": "no", "6": "no", "7": "no"}
     shown = text(preview)
     assert "“geen-adres” is not an e-mail address." in shown
-    assert "The same e-mail address as row 1." in shown
+    assert "The same e-mail address as row 2." in shown
     assert "Piet Bakker (piet@example.nl) already belongs to this organisation." in shown
     assert "Give the name of the person at nieuw@example.nl" in shown
     assert "Send 2 invitations" in shown
@@ -389,6 +403,24 @@ def test_a_csv_file_is_previewed_row_by_row_and_only_the_good_rows_are_sent(bake
     # The file is used once: sending again sends nothing more.
     browser.post(url("manage_people_invite_csv_send", bakery))
     assert OutgoingMail.objects.count() == 2
+
+
+def test_the_preview_numbers_rows_as_the_spreadsheet_shows_them(bakery, manager):
+    content = (
+        b"e-mail;naam\r\n"
+        b"jan@example.nl;Jan de Vries\r\n"
+        b"geen-adres;Iemand\r\n"
+        b"\r\n"
+        b'nina@example.nl;"Nina\r\nde Boer"\r\n'
+        b"jan@example.nl;Jan\r\n"
+    )
+
+    preview = upload(logged_in(manager), bakery, content)
+
+    html = preview.content.decode()
+    rows = re.findall(r'data-row="(\d+)" data-ok="(yes|no)">\s*<th scope="row">(\d+)</th>', html)
+    assert rows == [("2", "yes", "2"), ("3", "no", "3"), ("5", "yes", "5"), ("6", "no", "6")]
+    assert "The same e-mail address as row 2." in text(preview)
 
 
 def test_a_file_that_is_not_a_list_of_people_is_refused(bakery, manager):

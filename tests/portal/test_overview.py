@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.translation import gettext
 
 from sleutelbos.audit.services import SYSTEM
 from sleutelbos.catalogue.levels import Level
@@ -25,7 +25,7 @@ URL = "/my/"
 
 
 def date(moment: dt.datetime) -> str:
-    return formats.date_format(timezone.localtime(moment), "DATE_FORMAT")
+    return formats.date_format(timezone.localtime(moment), "j F Y")
 
 
 @pytest.fixture
@@ -120,7 +120,8 @@ def test_validity_and_branch(english, bakery):
 
     page = text(english.get(URL))
 
-    assert f"Valid: Valid until {date(mandate.valid_until)}." in page
+    assert f"Valid until {date(mandate.valid_until)}." in page
+    assert "Valid: " not in page
     assert f"Only for branch {branch.name} (000045678902)." in page
     assert "expires soon" not in page
 
@@ -135,12 +136,12 @@ def test_a_mandate_is_flagged_from_60_days_before_it_expires(english, bakery, da
         response = english.get(URL)
 
     page = text(response)
-    warning = f"Expires soon: Expires in {days_left} days, on {date(mandate.valid_until)}."
+    warning = f"Expires in {days_left} days, on {date(mandate.valid_until)}."
     assert (warning in page) is warned
     assert ("Attention: this mandate expires soon." in page) is warned
     assert ("1 of your mandates from this organisation expires within 60 days." in page) is warned
     if not warned:
-        assert f"Valid: Valid until {date(mandate.valid_until)}." in page
+        assert f"Valid until {date(mandate.valid_until)}." in page
 
 
 def test_the_expiry_warning_is_in_dutch_for_a_dutch_reader(client, bakery):
@@ -152,7 +153,52 @@ def test_the_expiry_warning_is_in_dutch_for_a_dutch_reader(client, bakery):
         response = client.get(URL)
 
     assert 'lang="nl"' in response.content.decode()
-    assert gettext("Expires soon") in text(response)
+    assert "Let op: deze machtiging verloopt binnenkort." in text(response)
+
+
+def test_a_mandate_ending_tomorrow_expires_tomorrow(english, bakery):
+    person = factories.person(level=Level.EH3)
+    at = dt.datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    with time_machine.travel(at - dt.timedelta(days=1), tick=False):
+        mandate = factories.mandate(person, bakery, valid_until=at + dt.timedelta(hours=26))
+
+    with time_machine.travel(at, tick=False):
+        english.force_login(person)
+        page = text(english.get(URL))
+
+    assert f"Expires tomorrow, on {date(mandate.valid_until)}." in page
+    assert "2 days" not in page
+
+
+def test_a_manager_is_offered_to_renew_their_own_expiring_mandate(english, bakery):
+    person = factories.person(level=Level.EH3)
+    membership_ensure(actor=SYSTEM, person=person, organisation=bakery)
+    membership_set_manager(actor=SYSTEM, person=person, organisation=bakery, level=Level.EH3)
+    mandate = factories.mandate(person, bakery, valid_until=factories.years_from_now(1))
+
+    with time_machine.travel(mandate.valid_until - dt.timedelta(days=30), tick=False):
+        english.force_login(person)
+        response = english.get(URL)
+
+    page = text(response)
+    renew = reverse("manage_mandate_renew", kwargs={"organisation": bakery.pk, "mandate": mandate.pk})
+    assert f'href="{renew}"' in response.content.decode()
+    assert "Renew this mandate" in page
+    assert "Ask your organisation's mandate manager" not in page
+
+
+def test_a_manager_below_the_mandates_level_is_asked_to_turn_to_another_manager(english, bakery):
+    person = factories.person(level=Level.EH3)
+    membership_ensure(actor=SYSTEM, person=person, organisation=bakery)
+    membership_set_manager(actor=SYSTEM, person=person, organisation=bakery, level=Level.EH2)
+    mandate = factories.mandate(person, bakery, level=Level.EH3, valid_until=factories.years_from_now(1))
+
+    with time_machine.travel(mandate.valid_until - dt.timedelta(days=30), tick=False):
+        english.force_login(person)
+        response = english.get(URL)
+
+    assert "Ask your organisation's mandate manager to renew it in time" in text(response)
+    assert "/renew/" not in response.content.decode()
 
 
 def test_revoked_and_expired_mandates_are_shown_as_such(english, bakery):
@@ -168,8 +214,9 @@ def test_revoked_and_expired_mandates_are_shown_as_such(english, bakery):
     response = english.get(URL)
     page = text(response)
 
-    assert f"Expired: Expired on {date(expired.valid_until)}." in page
-    assert f"Revoked: Revoked on {date(revoked.revoked_at)}." in page
+    assert f"Expired on {date(expired.valid_until)}." in page
+    assert f"Revoked on {date(revoked.revoked_at)}." in page
+    assert "Expired: " not in page and "Revoked: " not in page
     content = response.content.decode()
     assert f'data-mandate="{expired.pk}" data-state="expired"' in content
     assert f'data-mandate="{revoked.pk}" data-state="revoked"' in content

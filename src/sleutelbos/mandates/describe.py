@@ -8,7 +8,6 @@ wizard's review page say the same thing about the same mandate. The sentences ar
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from uuid import UUID
 
 from django.db.models import Model
 from django.utils import formats, timezone
-from django.utils.text import get_text_list
+from django.utils.text import capfirst, get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -174,12 +173,19 @@ class ValidityState(StrEnum):
 
 @dataclass(frozen=True)
 class Validity:
-    """A grant's validity at a moment: its state, a short label, a sentence, and the days left while it is valid."""
+    """A grant's validity at a moment: its state, in words, and the days left while it is valid.
+
+    ``clause`` starts in lower case and has no full stop, to follow a sentence of its own ("The mandate of Joost is
+    renewed: valid until 29 November 2027."); ``sentence`` stands alone.
+    """
 
     state: ValidityState
-    label: str
-    sentence: str
+    clause: str
     days_left: int | None = None
+
+    @property
+    def sentence(self) -> str:
+        return f"{capfirst(self.clause)}."
 
     @property
     def warning(self) -> bool:
@@ -193,35 +199,46 @@ class Validity:
 
 
 def _date(value: dt.datetime) -> str:
-    return formats.date_format(timezone.localtime(value), "DATE_FORMAT")
+    return formats.date_format(timezone.localtime(value), "j F Y")  # as every page writes dates
+
+
+def days_until(end: dt.datetime, at: dt.datetime) -> int:
+    """Calendar days from the day of ``at`` to the day of ``end``, as a person counts them on a calendar.
+
+    In the local time zone (``TIME_ZONE``), the one the dates are shown in: an end tomorrow is 1 day away, however
+    many hours are left, and an end later today is 0 days away.
+    """
+    return (timezone.localdate(end) - timezone.localdate(at)).days
 
 
 def describe_validity(grant: Model, at: dt.datetime | None = None) -> Validity:
     """Where ``grant`` (a mandate or chain mandate) stands at ``at`` (now), in words.
 
     The validity is ``[valid_from, valid_until)``: on ``valid_until`` the grant no longer serves. Revocation wins
-    over everything else, as it does in the decision.
+    over everything else, as it does in the decision. A grant expires soon from :data:`EXPIRY_WARNING_DAYS`
+    calendar days before the day it ends.
     """
     at = at or timezone.now()
     until = {"date": _date(grant.valid_until)}
     if grant.revoked_at is not None and grant.revoked_at <= at:
-        return Validity(
-            ValidityState.REVOKED, _("Revoked"), _("Revoked on %(date)s.") % {"date": _date(grant.revoked_at)}
-        )
+        return Validity(ValidityState.REVOKED, _("revoked on %(date)s") % {"date": _date(grant.revoked_at)})
     if at >= grant.valid_until:
-        return Validity(ValidityState.EXPIRED, _("Expired"), _("Expired on %(date)s.") % until)
+        return Validity(ValidityState.EXPIRED, _("expired on %(date)s") % until)
     if at < grant.valid_from:
         return Validity(
             ValidityState.NOT_YET_VALID,
-            _("Not yet valid"),
-            _("Valid from %(start)s until %(date)s.") % {"start": _date(grant.valid_from), **until},
+            _("valid from %(start)s until %(date)s") % {"start": _date(grant.valid_from), **until},
         )
-    left = grant.valid_until - at
-    days = math.ceil(left / dt.timedelta(days=1))
-    if left <= dt.timedelta(days=EXPIRY_WARNING_DAYS):
-        sentence = ngettext("Expires in %(days)d day, on %(date)s.", "Expires in %(days)d days, on %(date)s.", days) % {
+    days = days_until(grant.valid_until, at)
+    if days > EXPIRY_WARNING_DAYS:
+        return Validity(ValidityState.VALID, _("valid until %(date)s") % until, days)
+    if days == 0:
+        clause = _("expires today, on %(date)s") % until
+    elif days == 1:
+        clause = _("expires tomorrow, on %(date)s") % until
+    else:
+        clause = ngettext("expires in %(days)d day, on %(date)s", "expires in %(days)d days, on %(date)s", days) % {
             "days": days,
             **until,
         }
-        return Validity(ValidityState.EXPIRING, _("Expires soon"), sentence, days)
-    return Validity(ValidityState.VALID, _("Valid"), _("Valid until %(date)s.") % until, days)
+    return Validity(ValidityState.EXPIRING, clause, days)

@@ -11,7 +11,6 @@ expire, with a link to request renewal, and the mandates they manage, each with 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -19,29 +18,29 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import formats, timezone, translation
+from django.utils import timezone, translation
 
 from sleutelbos.audit.services import SYSTEM, audit_record
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.identity.language import person_language
 from sleutelbos.identity.models import Person
 from sleutelbos.mail.services import absolute_url, mail_queue
-from sleutelbos.mandates.describe import describe_grants
+from sleutelbos.mandates.describe import days_until, describe_grants, describe_validity
 from sleutelbos.mandates.models import ExpiryNotice, Mandate, ScopeKind
 from sleutelbos.organisations.models import Membership
 
-#: Days before the end of a mandate at which its holder and managers are warned.
+#: Days before the end of a mandate at which its holder and managers are warned: calendar days in the local time
+#: zone, counted as the mandate's validity counts them on the pages (:func:`~sleutelbos.mandates.describe.days_until`).
 THRESHOLDS = (60, 14)
 
 
 @dataclass
 class Warning:
-    """One expiring mandate in a mail: what it is for, when it ends, and the link to act on it."""
+    """One expiring mandate in a mail: what it is for, when it ends (a sentence), and the link to act on it."""
 
     mandate: Mandate
     scope: str
-    date: str
-    days_left: int
+    when: str
     url: str
 
 
@@ -62,28 +61,42 @@ def renew_url(mandate: Mandate) -> str:
 
 
 def request_renewal_url(mandate: Mandate) -> str:
-    """Where the holder asks for ``mandate`` again: the request wizard, for the organisation, at the same level,
-    and for the provider or service when the mandate names exactly one."""
-    query = {"kvk": mandate.organisation.kvk, "level": Level(mandate.level).label}
+    """Where the holder asks for ``mandate`` again: the request wizard, for the organisation, for exactly its scope.
+
+    ``level``, and ``provider`` or ``service`` when the mandate names exactly one, are what a refusal page sends
+    the wizard's start. The whole scope follows in the names of the wizard's mandate form: ``scope``, ``providers``
+    (OINs), ``services`` (ServiceUUIDs) and ``branch_number``. A mandate for several providers or services sends no
+    ``provider`` or ``service``: a wizard that reads only those must not ask for less than the mandate covered.
+    """
+    query: list[tuple[str, str]] = [("kvk", mandate.organisation.kvk), ("level", Level(mandate.level).label)]
+    oins = sorted(link.provider.oin for link in mandate.provider_links.select_related("provider"))
+    uuids = sorted(str(uuid) for uuid in mandate.service_links.values_list("service_uuid", flat=True))
+    if mandate.scope_kind == ScopeKind.PROVIDERS and len(oins) == 1:
+        query.append(("provider", oins[0]))
+    if mandate.scope_kind == ScopeKind.SERVICES and len(uuids) == 1:
+        query.append(("service", uuids[0]))
+    query.append(("scope", str(mandate.scope_kind)))
     if mandate.scope_kind == ScopeKind.PROVIDERS:
-        oins = [link.provider.oin for link in mandate.provider_links.select_related("provider")]
-        if len(oins) == 1:
-            query["provider"] = oins[0]
+        query.extend(("providers", oin) for oin in oins)
     if mandate.scope_kind == ScopeKind.SERVICES:
-        uuids = list(mandate.service_links.values_list("service_uuid", flat=True))
-        if len(uuids) == 1:
-            query["service"] = str(uuids[0])
+        query.extend(("services", uuid) for uuid in uuids)
+    if mandate.branch is not None:
+        query.append(("branch_number", mandate.branch.number))
     return absolute_url(f"{reverse('requests:new')}?{urlencode(query)}")
 
 
 def _due(now: dt.datetime) -> list[tuple[Mandate, list[int]]]:
     """Current, unrevoked mandates within the widest threshold, each with the thresholds not yet warned about."""
+    # The start of the first day past the widest threshold, in the local time zone.
+    horizon = timezone.make_aware(
+        dt.datetime.combine(timezone.localdate(now) + dt.timedelta(days=max(THRESHOLDS) + 1), dt.time.min)
+    )
     candidates = list(
         Mandate.objects.filter(
             revoked_at__isnull=True,
             valid_from__lte=now,
             valid_until__gt=now,
-            valid_until__lte=now + dt.timedelta(days=max(THRESHOLDS)),
+            valid_until__lt=horizon,
         )
         .select_related("holder", "organisation", "branch")
         .order_by("valid_until", "pk")
@@ -93,12 +106,8 @@ def _due(now: dt.datetime) -> list[tuple[Mandate, list[int]]]:
     )
     due = []
     for mandate in candidates:
-        crossed = [
-            days
-            for days in THRESHOLDS
-            if mandate.valid_until <= now + dt.timedelta(days=days)
-            and (mandate.pk, days, mandate.valid_until) not in sent
-        ]
+        left = days_until(mandate.valid_until, now)
+        crossed = [days for days in THRESHOLDS if left <= days and (mandate.pk, days, mandate.valid_until) not in sent]
         if crossed:
             due.append((mandate, crossed))
     return due
@@ -142,27 +151,22 @@ def expiry_warn(*, now: dt.datetime | None = None) -> list[ExpiryNotice]:
                 ]
         except IntegrityError:  # another run warned about it just now
             continue
-        dates = {}
+        when = {}
         for language, _name in settings.LANGUAGES:
             with translation.override(language):
-                dates[language] = formats.date_format(timezone.localtime(mandate.valid_until), "DATE_FORMAT")
-        days_left = math.ceil((mandate.valid_until - now) / dt.timedelta(days=1))
+                when[language] = describe_validity(mandate, now).sentence
         # A holder who may renew the mandate themselves is told so, as one of its managers.
         renewers = [manager for level, manager in managers.get(mandate.organisation_id, []) if level >= mandate.level]
         for manager in renewers:
             digest = digests.setdefault(manager.pk, Digest(manager))
             language = person_language(manager)
-            digest.managed.append(
-                Warning(mandate, phrases[language][mandate.pk], dates[language], days_left, renew_url(mandate))
-            )
+            digest.managed.append(Warning(mandate, phrases[language][mandate.pk], when[language], renew_url(mandate)))
         recipients = len(renewers)
         if mandate.holder.is_active and all(manager.pk != mandate.holder_id for manager in renewers):
             digest = digests.setdefault(mandate.holder_id, Digest(mandate.holder))
             language = person_language(mandate.holder)
             digest.own.append(
-                Warning(
-                    mandate, phrases[language][mandate.pk], dates[language], days_left, request_renewal_url(mandate)
-                )
+                Warning(mandate, phrases[language][mandate.pk], when[language], request_renewal_url(mandate))
             )
             recipients += 1
         for notice in created:

@@ -280,12 +280,12 @@ def _years_page(request: HttpRequest, managed: Managed, mandate: int, *, reactiv
             _add_errors(form, error)
         else:
             message = (
-                _("The mandate of %(name)s is active again: %(validity)s")
+                _("The mandate of %(name)s is active again: %(validity)s.")
                 if reactivate
-                else _("The mandate of %(name)s is renewed: %(validity)s")
+                else _("The mandate of %(name)s is renewed: %(validity)s.")
             )
             messages.success(
-                request, message % {"name": result.holder.name, "validity": describe_validity(result).sentence}
+                request, message % {"name": result.holder.name, "validity": describe_validity(result).clause}
             )
             return redirect("manage_mandates", organisation=managed.organisation.pk)
     return _action_page(request, managed, found, template="mandates_renew.html", form=form, reactivate=reactivate)

@@ -26,7 +26,7 @@ from sleutelbos.organisations.services import (
     memberships_end,
 )
 from sleutelbos.portal.managers import Managed, manager_view
-from sleutelbos.portal.people_forms import CsvInviteForm, InactiveForm, InviteForm, check_rows
+from sleutelbos.portal.people_forms import CsvInviteForm, CsvLine, InactiveForm, InviteForm, check_rows
 from sleutelbos.portal.people_selectors import inactive_members, invitations_of, members_of
 
 #: The rows of an uploaded CSV file wait in the session between the preview and the confirmation.
@@ -94,7 +94,7 @@ def invite_csv(request: HttpRequest, managed: Managed) -> HttpResponse:
     return render(request, "portal/manage/invite_csv.html", {"managed": managed, "form": form}, status=status)
 
 
-def _csv_preview(request: HttpRequest, managed: Managed, rows: list[list[str]], language: str) -> HttpResponse:
+def _csv_preview(request: HttpRequest, managed: Managed, rows: list[CsvLine], language: str) -> HttpResponse:
     checked = check_rows(managed.organisation, rows)
     context = {
         "managed": managed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django import forms
@@ -20,6 +21,8 @@ CSV_MAX_BYTES = 100_000
 CSV_MAX_ROWS = 500
 EMAIL_HEADINGS = {"email", "e-mail", "emailadres", "e-mailadres", "e-mail address", "email address", "mail"}
 NAME_HEADINGS = {"name", "naam", "full name", "volledige naam"}
+#: A person read from the file: the row a spreadsheet shows them on, their e-mail address and name.
+CsvLine = tuple[int, str, str]
 #: The periods after which a person without a login counts as inactive, in months.
 INACTIVE_MONTHS = (3, 6, 12, 24)
 
@@ -79,7 +82,7 @@ class CsvInviteForm(forms.Form):
     )
     language = _language_field()
 
-    def clean_file(self) -> list[list[str]]:
+    def clean_file(self) -> list[CsvLine]:
         upload = self.cleaned_data["file"]
         if upload.size > CSV_MAX_BYTES:
             raise ValidationError(_("The file is larger than 100 kB; split it into smaller files."), code="too_large")
@@ -95,10 +98,12 @@ def _decode(data: bytes) -> str:
     raise ValidationError(_("The file is not text; save it as “CSV UTF-8”."), code="not_text")
 
 
-def read_csv(data: bytes) -> list[list[str]]:
-    """The ``[email, name]`` rows of a CSV file, by its headings when it has them; empty lines left out.
+def read_csv(data: bytes) -> list[CsvLine]:
+    """The ``(row, email, name)`` people of a CSV file, by its headings when it has them; empty lines left out.
 
-    The delimiter is what the first line uses most: Dutch spreadsheets write semicolons, others commas.
+    ``row`` is the number a spreadsheet shows for the line, counting the heading and any empty lines, so a problem in
+    the preview can be found in the file. The delimiter is what the first line uses most: Dutch spreadsheets write
+    semicolons, others commas.
     """
     text = _decode(data)
     if "\x00" in text:
@@ -106,14 +111,15 @@ def read_csv(data: bytes) -> list[list[str]]:
     first = text.split("\n", 1)[0]
     delimiter = max(";,\t", key=first.count)
     try:
-        lines = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+        records = enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1)
+        lines = [(number, [cell.strip() for cell in row]) for number, row in records]
     except csv.Error:
         raise ValidationError(_("The file is not a CSV file."), code="not_csv") from None
-    lines = [row for row in lines if any(row)]
+    lines = [(number, row) for number, row in lines if any(row)]
     if not lines:
         raise ValidationError(_("The file holds nobody to invite."), code="empty")
     email_at, name_at = 0, 1
-    headings = [cell.lower() for cell in lines[0]]
+    headings = [cell.lower() for cell in lines[0][1]]
     if any(heading in EMAIL_HEADINGS for heading in headings):
         email_at = next(i for i, heading in enumerate(headings) if heading in EMAIL_HEADINGS)
         name_at = next((i for i, heading in enumerate(headings) if heading in NAME_HEADINGS), -1)
@@ -128,12 +134,12 @@ def read_csv(data: bytes) -> list[list[str]]:
     def cell(row: list[str], at: int) -> str:
         return row[at] if 0 <= at < len(row) else ""
 
-    return [[cell(row, email_at), cell(row, name_at)] for row in lines]
+    return [(number, cell(row, email_at), cell(row, name_at)) for number, row in lines]
 
 
 @dataclass(frozen=True)
 class CsvRow:
-    """One line of the preview: what was read, and either who will be invited or what is wrong."""
+    """One line of the preview: its row in the file, what was read, and either who will be invited or what is wrong."""
 
     number: int
     email: str
@@ -146,11 +152,11 @@ class CsvRow:
         return self.invitee is not None
 
 
-def check_rows(organisation: Organisation, rows: list[list[str]]) -> list[CsvRow]:
+def check_rows(organisation: Organisation, rows: Iterable[CsvLine]) -> list[CsvRow]:
     """Check every row as the invitation would be, and a second row for the same address; writes nothing."""
     checked = []
     seen: dict[str, int] = {}
-    for number, (email, name) in enumerate(rows, start=1):
+    for number, email, name in rows:
         key = email.strip().lower()
         if key and key in seen:
             error = _("The same e-mail address as row %(row)d.") % {"row": seen[key]}
