@@ -86,7 +86,14 @@ NO_IDS: dict[str, str] = {
 }
 
 #: Links whose token is the secret that authorises them; called with a made-up token.
-TOKEN_LINKS = {"identity:activate", "saml:continue", "signing:sign", "signing:link_pdf", "invitation_open"}
+TOKEN_LINKS = {
+    "identity:activate",
+    "saml:continue",
+    "signing:sign",
+    "signing:link_pdf",
+    "invitation_open",
+    "requests:applicant_link",
+}
 
 #: Ids that are bearer tokens or that name a kind rather than an object.
 TOKENS = {"token": "aGVsbG8tdGhpcy1pcy1ub3QtYS10b2tlbi1hdC1hbGw", "uidb64": "MQ"}

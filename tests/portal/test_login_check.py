@@ -107,6 +107,17 @@ def test_the_reasons_come_from_the_decision(english, world):
     assert "Your mandate is for level EH3, but this service asks for EH4." in deeds
 
 
+def test_each_reason_is_said_once(english, world):
+    # A second mandate that covers the EH4 service, also at EH3: the decision has a reason per mandate.
+    factories.mandate(world["person"], world["bakery"], scope=Scope.all(), level=Level.EH3)
+    english.force_login(world["person"])
+
+    deeds = row_html(english.get(URL), world["deeds"])
+
+    assert deeds.count("Your mandate is for level EH3, but this service asks for EH4.") == 1
+    assert deeds.count("Your eHerkenning means has level EH3, but this service asks for EH4.") == 1
+
+
 def test_the_page_agrees_with_decide_for_every_service(english, world):
     expired_org = factories.organisation()
     membership_ensure(actor=SYSTEM, person=world["person"], organisation=expired_org)

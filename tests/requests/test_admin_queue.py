@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,7 @@ def test_the_page_shows_the_request_the_extract_the_evidence_the_signatures_and_
     # The extract and its date; not stale.
     assert f"Extract of {localize(dt.date.today() - dt.timedelta(days=3))} (3 days old)." in page
     assert "Older than 14 days" not in page
-    assert "<td>Pieter van Dijk</td><td>1968-01-09</td><td>Bestuurder</td><td>jointly authorized</td>" in page
+    assert "<td>Pieter van Dijk</td><td>Jan. 9, 1968</td><td>Bestuurder</td><td>jointly authorized</td>" in page
     # The evidence the level demands, and what is recorded about the applicant.
     assert "The request asks for level EH3" in page
     assert str(EvidenceKind.DOCUMENT_ORIGINAL.label) in page
@@ -160,6 +161,44 @@ def test_the_page_shows_the_request_the_extract_the_evidence_the_signatures_and_
     assert "ready for verification" in page
     for button in ("Approve…", "Reject…", "Ask for more information…", "Refresh KvK extract"):
         assert button in page
+
+
+def history_by(page: str) -> list[str]:
+    """The "by" column of the request's history table."""
+    history = page[page.index('id="request-history-title"') :]
+    history = history[: history.index("</table>")]
+    return re.findall(r"<tr>\s*<td>[^<]*</td>\s*<td>[^<]*</td>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>", history)
+
+
+def test_the_page_names_who_did_what_in_the_readers_language(client: Client, staff: Person, providers) -> None:
+    request = joint_request(applicant("Eva Employee"), extract(PIETER, ANOUK), providers[:1])
+    client.post(decide_url(request, "approve"), {"confirmed": "yes"}, headers=EN)
+    first = first_application(extract(JAN))
+
+    page = client.get(change_url(request), headers=EN).content.decode()
+
+    # Submitted by the applicant, the last signature by Anouk Meijer, approved by the staff member: by name.
+    assert history_by(page) == ["Eva Employee", "Eva Employee", "Anouk Meijer", "Vera Verifier"]
+    assert '<div class="readonly">Vera Verifier</div>' in page  # decided by
+    # The applicant's identity evidence was recorded by Sleutelbos itself.
+    assert "<td>Sleutelbos (automatic)</td>" in page
+    assert "person:" not in page and "signer:" not in page and "<td>system</td>" not in page
+    # A first application is submitted by Sleutelbos on the applicant's behalf; Jan signs it.
+    assert history_by(client.get(change_url(first), headers=EN).content.decode()) == [
+        "Sleutelbos (automatic)",
+        "Sleutelbos (automatic)",
+        "Jan de Bakker",
+    ]
+
+
+def test_dates_of_birth_in_the_extract_read_as_in_the_signatures(client: Client, providers) -> None:
+    request = joint_request(applicant("Eva Employee"), extract(PIETER, ANOUK), providers[:1])
+
+    page = client.get(change_url(request)).content.decode()  # in Dutch, the default language
+
+    assert "<td>Pieter van Dijk</td><td>9 januari 1968</td>" in page
+    assert "<td>Pieter van Dijk (9 januari 1968)</td>" in page
+    assert "1968-01-09" not in page
 
 
 def test_a_first_application_page_asks_for_the_identity_evidence(client: Client) -> None:

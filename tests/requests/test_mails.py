@@ -21,15 +21,18 @@ from sleutelbos.organisations.models import Authority
 from sleutelbos.requests.models import Request, RequestKind, RequestState, Signer
 from sleutelbos.requests.services import (
     MandateWish,
+    SignerWish,
     hash_token,
     request_approve,
     request_ask_information,
     request_create_draft,
+    request_decline,
     request_reject,
     request_submit,
 )
 from tests import factories as f
 from tests.mail.conftest import SmtpServer
+from tests.requests.signer_code import confirm_identity
 from tests.requests.test_services import (
     BORN,
     STAFF,
@@ -46,8 +49,9 @@ pytestmark = pytest.mark.django_db
 ORGANISATION = "Bakkerij De Gouden Korst B.V."
 # Submitted on 2 March 2026: the links are valid until 16 March; a 3-year mandate approved then runs until 2029.
 SUBMITTED = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-LINK_VALID_UNTIL = {"nl": "16 maart 2026", "en": "March 16, 2026"}
-MANDATE_VALID_UNTIL = {"nl": "2 maart 2029", "en": "March 2, 2029"}
+# The dates as the pages write them ("j F Y"), in both languages.
+LINK_VALID_UNTIL = {"nl": "16 maart 2026", "en": "16 March 2026"}
+MANDATE_VALID_UNTIL = {"nl": "2 maart 2029", "en": "2 March 2029"}
 
 
 @pytest.fixture
@@ -144,10 +148,16 @@ def test_submission_confirms_to_the_applicant_and_sends_each_signer_a_link(
     assert set(OutgoingMail.objects.values_list("language", flat=True)) == {language}
 
 
-def test_the_english_subjects_say_what_the_mail_is_about(world: World) -> None:
-    _request, links = submitted(world, "en")
-    assert to("eva.employee@example.nl")[0].subject == f"We received your request for {ORGANISATION}"
-    assert to(links[0].signer.email)[0].subject == f"Please sign the eHerkenning request for {ORGANISATION}"
+def test_the_english_subjects_say_what_the_mail_is_about_and_which_request(world: World) -> None:
+    request, links = submitted(world, "en")
+    assert (
+        to("eva.employee@example.nl")[0].subject
+        == f"We received your request for {ORGANISATION} (request {request.pk})"
+    )
+    assert (
+        to(links[0].signer.email)[0].subject
+        == f"Please sign the eHerkenning request for {ORGANISATION} (request {request.pk})"
+    )
 
 
 def test_an_alone_authorized_applicant_gets_the_confirmation_and_their_own_link() -> None:
@@ -178,14 +188,14 @@ def test_an_alone_authorized_applicant_gets_the_confirmation_and_their_own_link(
 
 
 def test_when_all_signatures_are_in_the_applicant_hears_the_supplier_now_verifies(world: World) -> None:
-    _request, links = submitted(world, "en")
+    request, links = submitted(world, "en")
     mail.outbox.clear()
     sign(links[0])
     assert to("eva.employee@example.nl") == []  # one signature of two: nothing to tell the applicant yet
     sign(links[1])
     [ready] = to("eva.employee@example.nl")
     assert ready.to == ["eva.employee@example.nl"]
-    assert ready.subject == f"All signatures are in for your request for {ORGANISATION}"
+    assert ready.subject == f"All signatures are in for your request for {ORGANISATION} (request {request.pk})"
     assert "We now verify the request" in ready.body
 
 
@@ -208,7 +218,7 @@ def test_approval_mail_says_what_is_now_active_and_until_when(world: World, lang
         assert "EH3" in text
     assert f'<html lang="{language}">' in html_of(message)
     if language == "en":
-        assert message.subject == f"Your request for {ORGANISATION} is approved"
+        assert message.subject == f"Your request for {ORGANISATION} is approved (request {request.pk})"
         assert "You are Mandate manager" not in message.body
         assert "mandate manager of Bakkerij De Gouden Korst B.V., up to level EH3" in message.body
         assert f"valid until {MANDATE_VALID_UNTIL['en']}" in message.body
@@ -228,7 +238,7 @@ def test_rejection_mail_gives_the_reason(world: World, language: str) -> None:
     assert "The KvK extract names another director." in html_of(rejected)
     assert f'<html lang="{language}">' in html_of(rejected)
     if language == "en":
-        assert rejected.subject == f"Your request for {ORGANISATION} is rejected"
+        assert rejected.subject == f"Your request for {ORGANISATION} is rejected (request {request.pk})"
 
 
 def test_a_question_is_mailed_with_a_link_to_the_request(world: World, client: object) -> None:
@@ -239,7 +249,7 @@ def test_a_question_is_mailed_with_a_link_to_the_request(world: World, client: o
     request_ask_information(actor=STAFF, request=request, question="Which branch is this for?")
     [asked] = mail.outbox
     assert asked.to == ["eva.employee@example.nl"]
-    assert asked.subject == f"We need more information about your request for {ORGANISATION}"
+    assert asked.subject == f"We need more information about your request for {ORGANISATION} (request {request.pk})"
     assert "Which branch is this for?" in asked.body
     [url] = re.findall(r"http://127\.0\.0\.1:8000/requests/\S+/", asked.body)
     assert f'href="{url}"' in html_of(asked)
@@ -248,6 +258,62 @@ def test_a_question_is_mailed_with_a_link_to_the_request(world: World, client: o
     assert page.status_code in (200, 404)  # the request page belongs to the wizard; when it exists it opens
     if page.status_code == 200:
         assert ORGANISATION in page.content.decode()
+
+
+DECLINED_AT = {"nl": "2 maart 2026, 10:00", "en": "2 March 2026, 10:00"}  # 09:00 UTC, in Amsterdam
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_decline_is_mailed_to_the_applicant_with_who_when_and_why(world: World, language: str) -> None:
+    with time_machine.travel(SUBMITTED, tick=False):
+        request, links = submitted(world, language)
+        confirm_identity(links[1])
+        mail.outbox.clear()
+        request_decline(token=links[1].token, reason="Eva does not work here & never did.")
+    [told] = mail.outbox
+    assert told.to == ["eva.employee@example.nl"]
+    assert "Bram Bakker" in told.subject and ORGANISATION in told.subject and str(request.pk) in told.subject
+    for text in (told.body, html_of(told)):
+        assert "Bram Bakker" in text
+        assert DECLINED_AT[language] in text
+    assert "Eva does not work here & never did." in told.body
+    assert "Eva does not work here &amp; never did." in html_of(told)
+    assert f'<html lang="{language}">' in html_of(told)
+    if language == "en":
+        assert told.subject == f"Bram Bakker declined to sign your request for {ORGANISATION} (request {request.pk})"
+        # Anna alone cannot make the two signatures needed: the request is back with Eva to change.
+        assert "Choose other representatives or change what you ask, and submit the request again." in told.body
+        [url] = re.findall(r"http://127\.0\.0\.1:8000/requests/\S+/", told.body)
+        assert urlsplit(url).path == f"/requests/{request.pk}/"
+
+
+def test_a_decline_that_leaves_enough_representatives_says_the_request_still_waits(world: World) -> None:
+    person = applicant("Eva Employee")
+    request = in_language(joint_request(world, person), "en")
+    three = [*two_signers(), SignerWish(name="Cor de Vries", date_of_birth=dt.date(1964, 3, 3), email="c@example.nl")]
+    links = request_submit(actor=Actor.for_person(person), request=request, signers=three)
+    confirm_identity(links[0])
+    mail.outbox.clear()
+    request_decline(token=links[0].token, reason="On leave.")
+    [told] = mail.outbox
+    assert "Anna Jansen declined to sign your request" in told.subject
+    assert "The other representatives can still sign: your request waits for their signatures." in told.body
+    assert "Choose other representatives" not in told.body
+
+
+def test_an_unchanged_answer_is_confirmed_in_one_mail_that_asks_no_one_to_sign(world: World) -> None:
+    request, links = submitted(world, "en")
+    for link in links:
+        sign(link)
+    request_ask_information(actor=STAFF, request=request, question="Is Eva employed by you?")
+    mail.outbox.clear()
+    assert request_submit(actor=Actor.for_person(request.applicant), request=request, signers=two_signers()) == []
+    [confirmed] = mail.outbox  # no representative is mailed, and the applicant gets one mail, not two
+    assert confirmed.to == ["eva.employee@example.nl"]
+    assert confirmed.subject == f"All signatures are in for your request for {ORGANISATION} (request {request.pk})"
+    for text in (confirmed.body, html_of(confirmed)):
+        assert "no representative needs to sign again" in text
+        assert "personal link" not in text
 
 
 def test_links_in_mails_start_at_the_configured_base_url(world: World, settings: object) -> None:

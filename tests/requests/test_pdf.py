@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
+import zlib
 
 import pytest
 from django.utils import formats, translation
@@ -78,6 +81,7 @@ def test_the_pdf_holds_the_whole_request() -> None:
 
     # Organisation and the KvK extract, with its date (Dutch date format: the request is in Dutch).
     assert "Bakkerij Ĳzerman & Zoën B.V." in flat
+    assert "B.V.." not in flat  # a sentence ending in the name ends in one full stop
     assert request.kvk in flat
     assert request.kvk_extract["rsin"] in flat
     with translation.override("nl"):
@@ -141,3 +145,69 @@ def test_the_pdf_is_in_the_request_language() -> None:
     assert "What is requested" in pdf_text(english)
     assert b"/Lang (en)" in english
     assert b"/Lang (nl)" in dutch
+
+
+def text_operators(pdf: bytes) -> bytes:
+    """The page contents as the PDF draws them (streams inflated)."""
+    streams = [match for match in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, flags=re.DOTALL)]
+    drawn = b""
+    for match in streams:
+        data = match.group(1).rstrip(b"\r\n")
+        with contextlib.suppress(zlib.error):
+            data = zlib.decompress(data)
+        if b"BT" in data:
+            drawn += data
+    return drawn
+
+
+def test_the_kind_of_request_keeps_the_spelling_of_eherkenning() -> None:
+    person = applicant("Eva Employee")
+    first = request_create_draft(
+        actor=Actor.for_person(person),
+        kind=RequestKind.FIRST_APPLICATION,
+        applicant_name="Jan de Bakker",
+        applicant_email="jan@bakker.nl",
+        applicant_date_of_birth=BORN,
+        extract=extract_of(f.organisation(name="Bakkerij De Gouden Korst B.V."), *REPRESENTATIVES),
+        language="nl",
+    )
+
+    flat = " ".join(pdf_text(request_pdf(first)).split())
+
+    assert "Eerste aanvraag voor eHerkenning voor Bakkerij De Gouden Korst B.V." in flat
+
+
+def test_branches_and_representatives_are_a_list_under_their_label_without_the_none_dash() -> None:
+    lines = [line.strip() for line in pdf_text(request_pdf(a_request())).splitlines() if line.strip()]
+
+    for label in ("Vestigingen", "Vertegenwoordigers"):
+        following = lines[lines.index(label) + 1]
+        assert following.startswith("•"), (label, following)
+    assert "Hoofdvestiging" in lines[lines.index("Vestigingen") + 1]
+    assert lines[lines.index("Vertegenwoordigers") + 1].startswith("• Gülşen Öztürk")
+
+
+def test_text_is_set_flush_left_so_a_wrapped_service_line_is_not_stretched() -> None:
+    municipality = f.provider(name="Gemeente Sleutelstad")
+    services = [
+        f.definition(municipality, name="Omgevingsvergunning aanvragen voor bouwen, slopen en verbouwen"),
+        f.definition(municipality, name="Melding activiteiten besluit milieubeheer voor bedrijven"),
+    ]
+    person = applicant("Eva Employee")
+    request = request_create_draft(
+        actor=Actor.for_person(person),
+        kind=RequestKind.EXTRA_MANDATES,
+        applicant=person,
+        extract=extract_of(f.organisation(), *REPRESENTATIVES),
+        mandates=[MandateWish(scope=Scope.of_services(*(s.uuid for s in services)), level=Level.EH3)],
+        language="nl",
+    )
+
+    pdf = request_pdf(request)
+
+    text = pdf_text(pdf)
+    assert "Omgevingsvergunning aanvragen voor bouwen, slopen en verbouwen" in " ".join(text.split())
+    # fpdf2 justifies a wrapped line by spreading its words with a TJ array; flush-left lines are plain Tj strings.
+    drawn = text_operators(pdf)
+    assert b" Tj" in drawn
+    assert b"] TJ" not in drawn

@@ -51,9 +51,12 @@ def test_signers_who_have_not_answered_are_reminded_once_after_five_days(world: 
         assert remind_signers.enqueue().return_value == 1
         [reminder] = mail.outbox
         assert reminder.to == [links[1].signer.email]
-        assert reminder.subject == f"Reminder: please sign the eHerkenning request for {ORGANISATION}"
+        assert (
+            reminder.subject
+            == f"Reminder: please sign the eHerkenning request for {ORGANISATION} (request {request.pk})"
+        )
         assert "the link in the first e-mail works as well" in reminder.body
-        assert "March 16, 2026" in reminder.body  # the first link's end date: the reminder does not extend it
+        assert "16 March 2026" in reminder.body  # the first link's end date: the reminder does not extend it
 
         # Once: later runs remind no one again.
         traveller.shift(dt.timedelta(days=1))
@@ -111,7 +114,7 @@ def test_a_request_not_signed_within_fourteen_days_expires_and_the_applicant_hea
         assert request.state == RequestState.EXPIRED
         expired = [m for m in mail.outbox if "expired" in m.subject]
         assert [m.to for m in expired] == [["eva.employee@example.nl"]]
-        assert expired[0].subject == f"Your request for {ORGANISATION} has expired"
+        assert expired[0].subject == f"Your request for {ORGANISATION} has expired (request {request.pk})"
         assert "were not complete within 14 days" in expired[0].body
         # Expired once: a later run neither expires nor mails again.
         traveller.shift(dt.timedelta(minutes=15))

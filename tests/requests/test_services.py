@@ -411,9 +411,77 @@ def test_declined_signature_is_recorded_with_its_reason(world: World) -> None:
     assert signer.decline_reason == "I do not know this employee."
     with pytest.raises(PermissionDenied):
         sign(link)
+    assert "request:signature_declined" in actions(request)
+
+
+def test_a_decline_that_leaves_too_few_signatures_returns_the_request_to_the_applicant(world: World) -> None:
+    person = applicant("Eva Employee")
+    me = Actor.for_person(person)
+    request = joint_request(world, person)  # EH3, three representatives: two must sign
+    anna, bram = request_submit(actor=me, request=request, signers=two_signers())
+    sign(anna)
+    confirm_identity(bram)
+    request_decline(token=bram.token, reason="I do not know this employee.")
+
+    request.refresh_from_db()
+    assert request.state == RequestState.DRAFT  # Anna's signature alone can never be enough
+    event = RequestEvent.objects.filter(request=request).last()
+    assert (event.from_state, event.to_state, event.actor) == (
+        "awaiting_signatures",
+        "draft",
+        f"signer:{bram.signer.pk}",
+    )
+    assert "Bram Bakker" in event.note
+    assert actions(request)[-2:] == ["request:signature_declined", "request:draft"]
+
+    # The applicant chooses Cor instead of Bram and submits the unchanged request again: Anna's signature on this
+    # very document still counts, Bram's link is superseded, only Cor is asked.
+    cor = SignerWish(name="Cor de Vries", date_of_birth=JOINT[2][1], email="cor@example.nl")
+    [new_link] = request_submit(actor=me, request=request, signers=[two_signers()[0], cor])
+    assert new_link.signer.functionary_name == "Cor de Vries"
+    bram.signer.refresh_from_db()
+    assert bram.signer.superseded_at is not None
+    with pytest.raises(PermissionDenied):
+        request_decline(token=bram.token, reason="Again.")
+    sign(new_link)
+    request.refresh_from_db()
+    assert request.state == RequestState.READY_FOR_VERIFICATION
+
+
+def test_a_request_returned_after_a_decline_and_changed_needs_every_signature_again(world: World) -> None:
+    person = applicant("Eva Employee")
+    me = Actor.for_person(person)
+    request = joint_request(world, person)
+    anna, bram = request_submit(actor=me, request=request, signers=two_signers())
+    sign(anna)
+    confirm_identity(bram)
+    request_decline(token=bram.token, reason="Only one provider, please.")
+    request_update_draft(
+        actor=me, request=request, mandates=[MandateWish(scope=Scope.of_providers(world.providers[0]), level=Level.EH3)]
+    )
+    links = request_submit(actor=me, request=request, signers=two_signers())
+    assert {link.signer.functionary_name for link in links} == {"Anna Jansen", "Bram Bakker"}
+    anna.signer.refresh_from_db()
+    assert anna.signer.superseded_at is not None  # signed another document: it no longer counts
     request.refresh_from_db()
     assert request.state == RequestState.AWAITING_SIGNATURES
-    assert "request:signature_declined" in actions(request)
+    with pytest.raises(PermissionDenied):
+        sign(bram)  # the earlier link stays used
+
+
+def test_a_decline_with_enough_representatives_left_keeps_the_request_waiting(world: World) -> None:
+    person = applicant("Eva Employee")
+    request = joint_request(world, person)
+    three = [*two_signers(), SignerWish(name="Cor de Vries", date_of_birth=JOINT[2][1], email="cor@example.nl")]
+    anna, bram, cor = request_submit(actor=Actor.for_person(person), request=request, signers=three)
+    confirm_identity(anna)
+    request_decline(token=anna.token, reason="I am on leave.")
+    request.refresh_from_db()
+    assert request.state == RequestState.AWAITING_SIGNATURES  # Bram and Cor can still sign
+    sign(bram)
+    sign(cor)
+    request.refresh_from_db()
+    assert request.state == RequestState.READY_FOR_VERIFICATION
 
 
 def test_a_signature_on_a_changed_request_no_longer_counts(world: World) -> None:

@@ -239,12 +239,36 @@ def test_a_representative_declines_with_a_reason(world: World) -> None:
     signer.refresh_from_db()
     assert (signer.decline_reason, signer.signed_at) == ("I do not know Eva.", None)
     assert signer.declined_at is not None
+    # Two of three must sign and only one is left: the request goes back to Eva, who is told who declined and why.
     request.refresh_from_db()
-    assert request.state == RequestState.AWAITING_SIGNATURES
-    # The link is used: opening it again says so.
+    assert request.state == RequestState.DRAFT
+    [told] = [message for message in mail.outbox if message.to == [request.applicant.email]][-1:]
+    assert f"{signer.functionary_name} declined to sign your request" in told.subject
+    assert "I do not know Eva." in told.body
+    # The link is used: opening it again says so; the other representative's link no longer asks to sign.
     again = browser().get(link_in_mail(signer.email))
     assert again.status_code == 410
     assert "You have declined this request already" in page_text(again)
+    other = browser().get(link_in_mail(links[1].signer.email))
+    assert other.status_code == 409
+    assert "it went back to the applicant to be changed" in page_text(other)
+
+
+def test_two_code_mails_for_two_requests_of_one_organisation_name_their_request(world: World) -> None:
+    first, first_links = submitted(world)
+    me = Actor.for_person(first.applicant)
+    second = joint_request(world, first.applicant, level=Level.EH3)
+    second_links = request_submit(actor=me, request=second, signers=two_signers())
+    subjects = []
+    for links in (first_links, second_links):
+        client = browser()
+        open_link(client, f"/sign/{links[0].token}/")
+        ask_code(client, links[0].signer)
+        subjects.append(mail.outbox[-1].subject)
+    assert subjects == [
+        f"Your code to sign the eHerkenning request for Bakkerij De Gouden Korst B.V. (request {first.pk})",
+        f"Your code to sign the eHerkenning request for Bakkerij De Gouden Korst B.V. (request {second.pk})",
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sleutelbos.organisations.kvk import KvkExtract
 from sleutelbos.organisations.models import LegalForm
 from sleutelbos.requests.models import Request, RequestEvent, RequestKind, RequestState
 from sleutelbos.requests.services import request_create_draft
-from sleutelbos.requests.states import TRANSITIONS, IllegalTransition, transition
+from sleutelbos.requests.states import TRANSITIONS, IllegalTransition, can_transition, transition
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +101,19 @@ def test_history_is_append_only() -> None:
     with pytest.raises(ProtectedError):
         RequestEvent.objects.filter(pk=event.pk).update(note="rewritten")
     assert RequestEvent.objects.get(pk=event.pk).note == ""
+
+
+def test_a_request_awaiting_signatures_goes_back_to_the_applicant_as_a_draft() -> None:
+    """When a representative declines and too few can still sign, the applicant gets the request back to change."""
+    request = _request_in(RequestState.AWAITING_SIGNATURES)
+    assert can_transition(request, RequestState.DRAFT)
+    transition(request, RequestState.DRAFT, actor=SYSTEM, note="Bram Bakker declined to sign.")
+    request.refresh_from_db()
+    assert request.state == RequestState.DRAFT
+    assert RequestEvent.objects.get(request=request).note == "Bram Bakker declined to sign."
+    assert AuditEvent.objects.get(action="request:draft", subject_id=str(request.pk)).data["from"] == (
+        "awaiting_signatures"
+    )
+    # Only from there: a request being verified or decided never becomes a draft again.
+    for state in (RequestState.READY_FOR_VERIFICATION, RequestState.APPROVED, RequestState.REJECTED):
+        assert not can_transition(_request_in(state), RequestState.DRAFT)

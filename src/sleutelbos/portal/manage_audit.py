@@ -64,6 +64,7 @@ ACTIONS: dict[str, Any] = {
     "request:updated": gettext_lazy("Request changed"),
     "request:submitted": gettext_lazy("Request submitted"),
     "request:awaiting_signatures": gettext_lazy("Request awaits signatures"),
+    "request:draft": gettext_lazy("Request returned to the applicant"),
     "request:sent_for_signature": gettext_lazy("Request sent for signature"),
     "request:signed": gettext_lazy("Request signed"),
     "request:signature_declined": gettext_lazy("Signature declined"),

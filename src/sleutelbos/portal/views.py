@@ -109,7 +109,8 @@ def check_rows(checks: list[selectors.ServiceCheck], choice: selectors.Choice) -
             if decision.branch:
                 row.notes.append(_("Only for branch %(number)s.") % {"number": decision.branch})
         else:
-            row.reasons = [(reason.code, reason.message) for reason in check.decision.reasons]
+            # A reason is said once: two mandates both at too low a level give the same sentence twice.
+            row.reasons = list(dict.fromkeys((reason.code, reason.message) for reason in check.decision.reasons))
             if check.missing:
                 row.request_url = request_url(check.missing, wizard)
         rows.append(row)

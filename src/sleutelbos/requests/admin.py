@@ -11,7 +11,8 @@ changed or deleted here in any other way: its fields are read-only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sleutelbos.audit.admin import ServiceWriteAdmin, actor_for
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.identity.admin import EvidenceFields, evidence_details
-from sleutelbos.identity.models import EVIDENCE_LEVEL, EvidenceKind, IdentityEvidence, Means
+from sleutelbos.identity.models import EVIDENCE_LEVEL, EvidenceKind, IdentityEvidence, Means, Person
 from sleutelbos.identity.services import evidence_kind_for
 from sleutelbos.organisations.models import Authority, LegalForm
 from sleutelbos.requests.mails import (
@@ -258,6 +259,14 @@ def plain_words(request: Request) -> dict[str, Any]:
     }
 
 
+def _born(value: Any) -> dt.date | str:
+    """A date of birth as the extract keeps it (ISO), as a date: the page shows it as it shows every other date."""
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return value
+
+
 def extract_view(request: Request) -> dict[str, Any]:
     """The KvK extract snapshot, its date and whether it is too old to approve on."""
     extract = request.kvk_extract or {}
@@ -267,13 +276,54 @@ def extract_view(request: Request) -> dict[str, Any]:
         "legal_form": LegalForm(extract["legal_form"]).label if extract.get("legal_form") in LegalForm.values else "",
         "branches": extract.get("branches", []),
         "functionaries": [
-            {**item, "authority_label": Authority(item["authority"]).label} for item in extract.get("functionaries", [])
+            {
+                **item,
+                "date_of_birth": _born(item.get("date_of_birth", "")),
+                "authority_label": Authority(item["authority"]).label,
+            }
+            for item in extract.get("functionaries", [])
         ],
         "date": request.extract_date,
         "age": age,
         "stale": extract_is_stale(request),
         "max_age": EXTRACT_MAX_AGE.days,
     }
+
+
+def _ids(labels: Iterable[str], kind: str) -> list[int]:
+    """The numbers in the actor labels of one kind ("person:3" → 3)."""
+    return [
+        int(key) for label in labels for found, _sep, key in [label.partition(":")] if found == kind and key.isdigit()
+    ]
+
+
+def actor_names(request: Request, labels: Iterable[str]) -> dict[str, str]:
+    """Who did something, by the actor label Sleutelbos records ("person:3", "signer:5", "system", ...), as staff
+    read it: a person's or signer's name, "Sleutelbos (automatic)" for the system itself (one query per kind)."""
+    labels = set(labels)
+    people = dict(Person.objects.filter(pk__in=_ids(labels, "person")).values_list("pk", "name"))
+    signers = dict(
+        Signer.objects.filter(request=request, pk__in=_ids(labels, "signer")).values_list("pk", "functionary_name")
+    )
+    names = {}
+    for label in labels:
+        kind, _sep, key = label.partition(":")
+        number = int(key) if key.isdigit() else None
+        if label == "system":
+            names[label] = gettext("Sleutelbos (automatic)")
+        elif kind == "person" and number in people:
+            names[label] = people[number]
+        elif kind == "signer" and number in signers:
+            names[label] = signers[number]
+        elif kind == "applicant" and key:
+            names[label] = (
+                applicant_display_name(request) if key.casefold() == applicant_address(request).casefold() else key
+            )
+        elif kind == "api" and key:
+            names[label] = gettext("API client %(name)s") % {"name": key}
+        else:
+            names[label] = label
+    return names
 
 
 def evidence_view(request: Request) -> dict[str, Any]:
@@ -285,6 +335,9 @@ def evidence_view(request: Request) -> dict[str, Any]:
         for record in IdentityEvidence.objects.filter(person_id=request.applicant_id).order_by("-verified_at"):
             records.append({"record": record, "enough": EVIDENCE_LEVEL[record.kind] >= level})
         means = Means.objects.filter(person_id=request.applicant_id).first()
+        names = actor_names(request, (item["record"].verified_by for item in records))
+        for item in records:
+            item["verified_by"] = names[item["record"].verified_by]
     return {
         "level": level,
         "least": evidence_kind_for(level).label,
@@ -337,6 +390,13 @@ def signatures_view(request: Request) -> dict[str, Any]:
     }
 
 
+def events_view(request: Request) -> list[dict[str, Any]]:
+    """The request's history, each transition with who made it by name."""
+    events = list(RequestEvent.objects.filter(request=request))
+    names = actor_names(request, (event.actor for event in events))
+    return [{"event": event, "by": names[event.actor]} for event in events]
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # The admin
 
@@ -378,7 +438,7 @@ class RequestAdmin(ServiceWriteAdmin):
         "created_at",
         "submitted_at",
         "decided_at",
-        "decided_by",
+        "decided_by_display",
         "reason",
         "document_hash",
     )
@@ -403,6 +463,10 @@ class RequestAdmin(ServiceWriteAdmin):
         if obj.applicant_id is None:
             return gettext("%(name)s (no account yet)") % {"name": obj.applicant_name}
         return obj.applicant.name
+
+    @admin.display(description=Request._meta.get_field("decided_by").verbose_name)
+    def decided_by_display(self, obj: Request) -> str:
+        return actor_names(obj, [obj.decided_by])[obj.decided_by] if obj.decided_by else "–"
 
     @admin.display(description=_("extract date"), ordering="extract_date")
     def extract_display(self, obj: Request) -> str:
@@ -451,7 +515,7 @@ class RequestAdmin(ServiceWriteAdmin):
             "extract": extract_view(obj),
             "evidence": evidence_view(obj),
             "signatures": signatures_view(obj),
-            "events": list(RequestEvent.objects.filter(request=obj)),
+            "events": events_view(obj),
             "may_refresh": may_decide,
             "refresh_url": _url("refresh_extract", obj.pk),
             "decisions": [

@@ -13,11 +13,13 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
+from sleutelbos.mandates.describe import service_labels
 from sleutelbos.mandates.models import ScopeKind
 from sleutelbos.organisations.models import Organisation
 from sleutelbos.requests.models import Years
@@ -52,6 +54,16 @@ class KvkNumberField(forms.CharField):
         return digits(super().to_python(value))
 
 
+class HiddenListField(forms.Field):
+    """Values carried along unchanged (OINs, ServiceUUIDs), as hidden inputs; the view checks what they name."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        items = value if isinstance(value, list | tuple) else [value] if value else []
+        return [text for text in (str(item).strip() for item in items) if text]
+
+
 class OrganisationForm(forms.Form):
     """Step 1 for a person with an account: one of their organisations, or another by KvK number; and what for."""
 
@@ -71,6 +83,11 @@ class OrganisationForm(forms.Form):
     provider = forms.CharField(required=False, widget=forms.HiddenInput, max_length=20)
     service = forms.CharField(required=False, widget=forms.HiddenInput, max_length=40)
     level = forms.CharField(required=False, widget=forms.HiddenInput, max_length=80)
+    # Carried from the link to renew an expiring mandate: the whole mandate, in the names of the mandate form.
+    scope = forms.CharField(required=False, widget=forms.HiddenInput)
+    providers = HiddenListField(required=False)
+    services = HiddenListField(required=False)
+    branch_number = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, linked: Sequence[Organisation] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -253,12 +270,42 @@ class MandateForm(forms.Form):
                 "services",
                 _("Choose at least one service: search the catalogue by the name of the service or its provider."),
             )
+        if scope == ScopeKind.SERVICES and cleaned.get("branch_number") and cleaned.get("services"):
+            self._check_branch_accepted(cleaned["services"])
         # What does not belong to the scope chosen is not kept.
         if scope != ScopeKind.PROVIDERS:
             cleaned["providers"] = []
         if scope != ScopeKind.SERVICES:
             cleaned["services"] = []
         return cleaned
+
+    def _check_branch_accepted(self, services: Sequence[str]) -> None:
+        """A branch restriction only for services that accept one: a restricted mandate serves no other service
+        (AS "Vaststellen bevoegdheid"; ``mandates.decisions``). A ServiceUUID two providers publish must be accepted
+        by both. Only for chosen services: a provider's later services may still accept one."""
+        refusing = set(
+            ServiceDefinition.objects.filter(uuid__in=services, branch_restriction_allowed=False).values_list(
+                "uuid", flat=True
+            )
+        )
+        if not refusing:
+            return
+        labels = service_labels(refusing)
+        names = sorted(labels.values(), key=str.casefold)
+        self.add_error(
+            "branch_number",
+            ValidationError(
+                ngettext(
+                    "%(services)s does not accept a branch restriction: leave the branch empty, or leave this "
+                    "service out of the mandate.",
+                    "%(services)s do not accept a branch restriction: leave the branch empty, or leave these "
+                    "services out of the mandate.",
+                    len(names),
+                )
+                % {"services": get_text_list(names, _("and"))},
+                code="branch_not_accepted",
+            ),
+        )
 
 
 class ManagerForm(forms.Form):

@@ -3,13 +3,15 @@
 Each function writes its mail to the outbox (``sleutelbos.mail``) in the caller's transaction: the mail commits with
 the change it tells of, or not at all. Templates live in ``templates/requests/mail/<name>`` (subject, plain text and
 HTML). What a request asks for, and what an approval made active, is described in the words of
-:mod:`sleutelbos.requests.summary`, as the wizard, the signing page and the PDF describe it.
+:mod:`sleutelbos.requests.summary`, as the wizard, the signing page and the PDF describe it. Dates are written as the
+pages write them ("13 December 2026"), and every subject names the request's number, so that mails about two
+requests of one organisation are told apart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
@@ -20,10 +22,14 @@ from sleutelbos.mail.models import OutgoingMail
 from sleutelbos.mail.services import absolute_url, mail_queue
 from sleutelbos.mandates.services import add_years
 from sleutelbos.requests.models import Request, Signer
+from sleutelbos.requests.signing import applicant_link_token
 from sleutelbos.requests.summary import GrantWords, manager_role, organisation_name, requested_grants
 
 #: Days a signing link is valid, as the mails say it (services.SIGNING_PERIOD).
 LINK_DAYS = 14
+#: How the pages write a date, and a moment: the mails write them the same way.
+DATE_FORMAT = "j F Y"
+MOMENT_FORMAT = "j F Y, H:i"
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -62,6 +68,14 @@ def request_url(request: Request) -> str:
     return absolute_url(path)
 
 
+def applicant_url(request: Request) -> str:
+    """The link a mail gives the applicant: the request's page; without an account (nothing to log in with), a
+    signed link that opens this request, and no other, in any browser for 30 days."""
+    if request.applicant_id is not None:
+        return request_url(request)
+    return absolute_url(reverse("requests:applicant_link", args=[applicant_link_token(request)]))
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # What a request asks for, in plain words (call inside the mail's language): the words of ``summary``
 
@@ -69,7 +83,11 @@ def request_url(request: Request) -> str:
 def _date(moment: dt.datetime | dt.date) -> str:
     if isinstance(moment, dt.datetime):
         moment = timezone.localtime(moment).date()
-    return formats.date_format(moment, "DATE_FORMAT")
+    return formats.date_format(moment, DATE_FORMAT)
+
+
+def _moment(moment: dt.datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), MOMENT_FORMAT)
 
 
 def _sentence(request: Request, grant: GrantWords, *, valid_from: dt.datetime | None) -> str:
@@ -99,10 +117,6 @@ def manager_in_words(request: Request) -> str:
     return manager_role(request)
 
 
-def _signer_names(request: Request) -> list[str]:
-    return [signer.functionary_name for signer in request.signers.filter(superseded_at__isnull=True)]
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # Sending
 
@@ -118,6 +132,7 @@ def _send(
             "organisation_name": organisation_name(request),
             "kvk": request.kvk,
             "kind": request.get_kind_display(),
+            "number": request.pk,
             "request_url": request_url(request),
             "link_days": LINK_DAYS,
         }
@@ -135,16 +150,19 @@ def _to_applicant(request: Request, name: str, purpose: str, **extra: Any) -> Ou
     to = applicant_address(request)
     if not to:
         return None
-    return _send(to=to, request=request, name=name, purpose=purpose, extra=extra)
+    return _send(
+        to=to, request=request, name=name, purpose=purpose, extra={"request_url": applicant_url(request), **extra}
+    )
 
 
-def mail_submitted(request: Request) -> OutgoingMail | None:
-    """Confirm to the applicant what was submitted and who must sign."""
+def mail_submitted(request: Request, *, mailed: Sequence[str], signed: Sequence[str] = ()) -> OutgoingMail | None:
+    """Confirm to the applicant what was submitted and who must sign: the representatives ``mailed`` a link now,
+    and those who ``signed`` this very document before (submitted again unchanged), whose signature still counts."""
     with translation.override(request.language):
         grants = grants_in_words(request)
         manager = manager_in_words(request)
     return _to_applicant(
-        request, "submitted", "submitted", grants=grants, manager=manager, signers=_signer_names(request)
+        request, "submitted", "submitted", grants=grants, manager=manager, signers=list(mailed), signed=list(signed)
     )
 
 
@@ -190,9 +208,29 @@ def mail_reminder(request: Request, signer: Signer, token: str) -> OutgoingMail:
     )
 
 
-def mail_ready_for_verification(request: Request) -> OutgoingMail | None:
-    """Tell the applicant every signature is in and the supplier now verifies the request."""
-    return _to_applicant(request, "ready_for_verification", "ready_for_verification")
+def mail_ready_for_verification(request: Request, *, resubmitted: bool = False) -> OutgoingMail | None:
+    """Tell the applicant every signature is in and the supplier now verifies the request.
+
+    ``resubmitted``: the applicant submitted the request again and the signatures given before still count (it did
+    not change), so this mail also confirms the submission; no representative is asked again.
+    """
+    return _to_applicant(request, "ready_for_verification", "ready_for_verification", resubmitted=resubmitted)
+
+
+def mail_signature_declined(request: Request, signer: Signer, *, returned: bool) -> OutgoingMail | None:
+    """Tell the applicant who declined to sign, when and why; ``returned``: the signatures still possible are not
+    enough any more, so the request is back with the applicant to change and submit again."""
+    with translation.override(request.language):
+        declined_at = _moment(signer.declined_at or timezone.now())
+    return _to_applicant(
+        request,
+        "signature_declined",
+        "signature_declined",
+        signer_name=signer.functionary_name,
+        reason=signer.decline_reason,
+        declined_at=declined_at,
+        returned=returned,
+    )
 
 
 def mail_rejected(request: Request) -> OutgoingMail | None:

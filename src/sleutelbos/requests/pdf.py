@@ -21,6 +21,7 @@ from fpdf.enums import XPos, YPos
 
 from sleutelbos.requests.models import Request, RequestState
 from sleutelbos.requests.summary import GrantWords, Summary, summarise
+from sleutelbos.typography import single_full_stops
 
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 SYSTEM_FONT_DIRS = (
@@ -69,7 +70,9 @@ class RequestPdf(FPDF):
         self.set_margins(20, 18, 20)
 
     def text_of(self, value: str) -> str:
-        """Text the font can set: everything with DejaVu; Western European letters with the Helvetica fallback."""
+        """Text the font can set (everything with DejaVu; Western European letters with the Helvetica fallback), with
+        one full stop where a sentence ends in an abbreviation ("B.V.")."""
+        value = single_full_stops(value)
         if self.body_font == "DejaVu":
             return value
         return value.encode("latin-1", "replace").decode("latin-1")
@@ -81,29 +84,37 @@ class RequestPdf(FPDF):
         self.cell(0, 5, self.text_of(f"{self.footer_text} · {page}"), align="C")
 
     # --- building blocks ---------------------------------------------------------------------------------------
+    # Text is set flush left: fpdf2 justifies by default, which stretches the words of a line that wraps (a service
+    # with its ServiceUUID) across the whole width.
 
     def heading(self, text: str, *, size: int = 13) -> None:
         self.ln(2)
         self.set_font(self.body_font, style="B", size=size)
-        self.multi_cell(0, LINE + 1.5, self.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, LINE + 1.5, self.text_of(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(self.body_font, size=TEXT)
 
     def paragraph(self, text: str) -> None:
         self.set_font(self.body_font, size=TEXT)
-        self.multi_cell(0, LINE, self.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, LINE, self.text_of(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def fact(self, label: str, value: str) -> None:
-        """A label in bold and its value beside it; long values wrap under themselves."""
+        """A label in bold and its value beside it ("–" for none); long values wrap under themselves."""
         self.set_font(self.body_font, style="B", size=TEXT)
         self.cell(52, LINE, self.text_of(label))
         self.set_font(self.body_font, size=TEXT)
-        self.multi_cell(0, LINE, self.text_of(value or "–"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, LINE, self.text_of(value or "–"), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def label(self, text: str) -> None:
+        """A label in bold on a line of its own, for the list that follows it."""
+        self.set_font(self.body_font, style="B", size=TEXT)
+        self.multi_cell(0, LINE, self.text_of(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(self.body_font, size=TEXT)
 
     def bullets(self, items: list[str]) -> None:
         self.set_font(self.body_font, size=TEXT)
         for item in items:
             self.set_x(self.l_margin + 4)
-            self.multi_cell(0, LINE, self.text_of(f"• {item}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.multi_cell(0, LINE, self.text_of(f"• {item}"), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _grant(pdf: RequestPdf, grant: GrantWords) -> None:
@@ -118,11 +129,12 @@ def _grant(pdf: RequestPdf, grant: GrantWords) -> None:
 
 def _content(pdf: RequestPdf, request: Request, summary: Summary) -> None:
     pdf.set_font(pdf.body_font, style="B", size=17)
-    pdf.multi_cell(0, 9, pdf.text_of(_("eHerkenning request")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 9, pdf.text_of(_("eHerkenning request")), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.paragraph(
         _("%(kind)s for %(organisation)s. State: %(state)s.")
         % {
-            "kind": str(summary.kind).capitalize(),
+            # capfirst, not capitalize: only the first letter changes ("eHerkenning" stays as it is).
+            "kind": capfirst(str(summary.kind)),
             "organisation": summary.organisation,
             "state": RequestState(request.state).label,
         }
@@ -135,10 +147,13 @@ def _content(pdf: RequestPdf, request: Request, summary: Summary) -> None:
     pdf.fact(_("Legal form"), summary.legal_form)
     pdf.fact(_("KvK extract of"), _date(summary.extract_date))
     if summary.branches:
-        pdf.fact(_("Branches"), "")
+        pdf.label(_("Branches"))
         pdf.bullets(summary.branches)
-    pdf.fact(_("Representatives"), "" if summary.functionaries else _("none in the extract"))
-    pdf.bullets(summary.functionaries)
+    if summary.functionaries:
+        pdf.label(_("Representatives"))
+        pdf.bullets(summary.functionaries)
+    else:
+        pdf.fact(_("Representatives"), _("none in the extract"))
 
     pdf.heading(_("Applicant"))
     pdf.fact(_("Name"), summary.applicant_name)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from sleutelbos.audit.services import SYSTEM, Actor, audit_record
@@ -46,6 +46,7 @@ from sleutelbos.requests.mails import (
     mail_ready_for_verification,
     mail_rejected,
     mail_reminder,
+    mail_signature_declined,
     mail_signature_request,
     mail_submitted,
 )
@@ -68,6 +69,7 @@ from sleutelbos.requests.signatures import (
     representatives,
     request_level,
     same_name,
+    signature_valid,
     signatures_complete,
     signatures_required,
 )
@@ -413,7 +415,10 @@ def request_submit(
 
     An applicant who is alone/independently authorized per the KvK becomes manager automatically and signs it
     themselves; anyone else names the representatives who must sign, as many as the signature table demands.
-    Signatures already given on exactly this document stay valid.
+    Signatures already given on exactly this document by a representative named again stay valid; every other
+    earlier link is superseded (it stops working) and the representatives named get a new one. When the signatures
+    kept are enough (an answer to staff's question that changed nothing), the request is ready for verification at
+    once and the applicant gets only that mail: no representative is asked again.
     """
     request = _locked(request)
     _check_applicant(actor, request)
@@ -469,10 +474,12 @@ def request_submit(
     transition(request, RequestState.AWAITING_SIGNATURES, actor=actor)
     now = timezone.now()
     keep: set[tuple[str, dt.date]] = set()
+    signed: list[str] = []
     for signer in request.signers.filter(superseded_at__isnull=True):
         still_named = any(same_name(signer.functionary_name, w[0]) and signer.date_of_birth == w[1] for w in wanted)
         if still_named and signer.signed_at is not None and signer.signed_document_hash == request.document_hash:
             keep.add((signer.functionary_name.casefold(), signer.date_of_birth))
+            signed.append(signer.functionary_name)
         else:
             signer.superseded_at = now
             signer.save(update_fields=["superseded_at"])
@@ -488,12 +495,14 @@ def request_submit(
         organisation=request.organisation,
         data={"document_hash": request.document_hash, "signers": [link.signer.pk for link in links]},
     )
-    mail_submitted(request)
+    complete = signatures_complete(request)
+    if not complete:
+        mail_submitted(request, mailed=[link.signer.functionary_name for link in links], signed=signed)
     for link in links:
         mail_signature_request(request, link.signer, link.token)
-    if signatures_complete(request):
+    if complete:
         transition(request, RequestState.READY_FOR_VERIFICATION, actor=actor)
-        mail_ready_for_verification(request)
+        mail_ready_for_verification(request, resubmitted=True)
     return links
 
 
@@ -578,23 +587,55 @@ def _sign(*, token: str, name: str, date_of_birth: dt.date, address: str | None,
     return signer
 
 
+def _signatures_reachable(request: Request, *, now: dt.datetime) -> bool:
+    """Whether the signatures given and those still possible (asked, not answered, link not expired) can be enough."""
+    current = document_hash(request)
+    possible = [
+        signer
+        for signer in request.signers.filter(superseded_at__isnull=True)
+        if signature_valid(signer, current)
+        or (signer.signed_at is None and signer.declined_at is None and signer.token_expires_at > now)
+    ]
+    needed = signatures_required(
+        [signer.authority for signer in possible], request_level(request), representatives=len(representatives(request))
+    )
+    return len(possible) >= needed
+
+
 @transaction.atomic
 def request_decline(*, token: str, reason: str) -> Signer:
-    """A representative declines to sign, with a reason; the request waits for other signatures or expires."""
+    """A representative declines to sign, with a reason; the applicant is mailed who declined and why.
+
+    When the signatures given and still possible can no longer reach the number the request needs, the request goes
+    back to the applicant as a draft (recorded in its history): they choose other representatives or change what
+    they ask, and submit it again, which supersedes the earlier links. Otherwise it waits for the other signatures.
+    """
     if not reason.strip():
         raise fail("reason", _("Say why you decline to sign."), code="required")
     signer = _signer_for(token)
     _check_identity_confirmed(signer)
-    signer.declined_at = timezone.now()
+    request = _locked(signer.request)
+    actor = Actor(label=f"signer:{signer.pk}")
+    now = timezone.now()
+    signer.declined_at = now
     signer.decline_reason = reason.strip()
     signer.save(update_fields=["declined_at", "decline_reason"])
     audit_record(
-        actor=Actor(label=f"signer:{signer.pk}"),
+        actor=actor,
         action="request:signature_declined",
-        subject=signer.request,
-        organisation=signer.request.organisation,
+        subject=request,
+        organisation=request.organisation,
         data={"signer": signer.functionary_name, "reason": signer.decline_reason},
     )
+    returned = not _signatures_reachable(request, now=now)
+    if returned:
+        with translation.override(request.language):  # the applicant reads the note in their request's history
+            note = _(
+                "%(name)s declined to sign, so the request can no longer get the signatures it needs. Choose other "
+                "representatives or change what you ask, and submit the request again."
+            ) % {"name": signer.functionary_name}
+        transition(request, RequestState.DRAFT, actor=actor, note=note)
+    mail_signature_declined(request, signer, returned=returned)
     return signer
 
 

@@ -7,6 +7,10 @@ at most five codes an hour are mailed to one signer, so the page cannot be used 
 
 :func:`link_problem` says why a link cannot be used (each reason has its own page); the services refuse such a link
 with :class:`SigningRefused`, which carries that reason.
+
+The applicant's link is another kind: an applicant without an account (a first application) has no login, so the
+mails to them carry a signed link (:func:`applicant_link_token`) that opens their request, and only that one, in any
+browser for 30 days.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core import signing as django_signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -28,7 +33,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from sleutelbos.audit.models import AuditEvent
 from sleutelbos.audit.services import Actor, audit_record
 from sleutelbos.mail.services import mail_queue
-from sleutelbos.requests.models import RequestState, Signer
+from sleutelbos.requests.models import Request, RequestState, Signer
 from sleutelbos.requests.signatures import document_hash, same_name
 
 CODE_DIGITS = 6
@@ -37,6 +42,11 @@ CODE_MAX_ATTEMPTS = 5
 CODES_PER_HOUR = 5
 
 _CODE_KEY_SALT = "sleutelbos.requests.signing.code"
+
+#: How long the link in a mail to an applicant without an account opens their request: longer than a request can
+#: wait for signatures (14 days) or for an answer, so the link of the latest mail works while the request can change.
+APPLICANT_LINK_VALIDITY = dt.timedelta(days=30)
+_APPLICANT_LINK_SALT = "sleutelbos.requests.signing.applicant-link"
 
 WRONG_IDENTITY = gettext_lazy(
     "The name and date of birth do not match the representative this link was sent to. Write them as in the KvK "
@@ -168,6 +178,7 @@ def signer_code_send(*, token: str, address: str | None = None) -> Signer:
             "code": code,
             "minutes": int(CODE_VALIDITY.total_seconds() // 60),
             "organisation": request.kvk_extract.get("name", request.kvk),
+            "number": request.pk,
         },
         purpose="request:signer_code",
         language=request.language,
@@ -257,3 +268,24 @@ def signer_identity_confirm(
             )
         refusal = ValidationError(errors)
     raise refusal
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The applicant's link
+
+
+def applicant_link_token(request: Request) -> str:
+    """A token that opens ``request`` for its applicant for 30 days; signed with the secret key, so not forged."""
+    return django_signing.dumps({"request": request.pk}, salt=_APPLICANT_LINK_SALT)
+
+
+def request_by_applicant_token(token: str) -> Request | None:
+    """The request an applicant's link opens; None when the token is forged, changed or older than 30 days."""
+    try:
+        data = django_signing.loads(token, salt=_APPLICANT_LINK_SALT, max_age=APPLICANT_LINK_VALIDITY)
+    except django_signing.BadSignature:  # SignatureExpired is one
+        return None
+    pk = data.get("request") if isinstance(data, dict) else None
+    if not isinstance(pk, int):
+        return None
+    return Request.objects.filter(pk=pk).select_related("applicant").first()

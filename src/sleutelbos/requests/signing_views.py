@@ -77,7 +77,9 @@ REFUSALS: dict[str, tuple[int, Promise, Promise]] = {
         409,
         gettext_lazy("This request no longer waits for signatures"),
         gettext_lazy(
-            "It has enough signatures already, or it was withdrawn, expired or decided on. Nothing needs to be signed."
+            "It has enough signatures already, it went back to the applicant to be changed, or it was withdrawn, "
+            "expired or decided on. Nothing needs to be signed now; if the request is submitted again, you get a new "
+            "link."
         ),
     ),
     LinkProblem.CHANGED: (

@@ -1,9 +1,11 @@
 """The states of a request and the only ways between them.
 
 draft → submitted → awaiting_signatures → ready_for_verification → approved / rejected / more_information_requested;
-more_information_requested → submitted again when the applicant answers; withdrawn by the applicant until a decision;
-expired when the signatures are not complete within 14 days. Every transition is written to the request's history
-(RequestEvent) and to the audit log as ``request:<state>``.
+more_information_requested → submitted again when the applicant answers; awaiting_signatures → draft when a
+representative declines and the signatures still possible can no longer reach the number required (the applicant
+chooses other representatives or changes the request, and submits it again); withdrawn by the applicant until a
+decision; expired when the signatures are not complete within 14 days. Every transition is written to the request's
+history (RequestEvent) and to the audit log as ``request:<state>``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ S = RequestState
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.DRAFT: frozenset({S.SUBMITTED, S.WITHDRAWN}),
     S.SUBMITTED: frozenset({S.AWAITING_SIGNATURES, S.WITHDRAWN}),
-    S.AWAITING_SIGNATURES: frozenset({S.READY_FOR_VERIFICATION, S.EXPIRED, S.WITHDRAWN}),
+    S.AWAITING_SIGNATURES: frozenset({S.READY_FOR_VERIFICATION, S.DRAFT, S.EXPIRED, S.WITHDRAWN}),
     S.READY_FOR_VERIFICATION: frozenset({S.APPROVED, S.REJECTED, S.MORE_INFORMATION_REQUESTED, S.WITHDRAWN}),
     S.MORE_INFORMATION_REQUESTED: frozenset({S.SUBMITTED, S.WITHDRAWN}),
     S.APPROVED: frozenset(),

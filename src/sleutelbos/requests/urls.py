@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.request_list, name="list"),
     path("new/", views.new, name="new"),
     path("apply/", views.apply, name="apply"),
+    path("link/<str:token>/", views.applicant_link, name="applicant_link"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/organisation/", views.organisation, name="organisation"),
     path("<int:pk>/mandates/", views.mandates, name="mandates"),

@@ -8,7 +8,8 @@ also in another browser: the representatives chosen in step 4 are kept with the 
 until the request is submitted (signers exist only once the request is sent for signature).
 
 A person sees and changes only their own requests: any other number is a 404. A first application without an
-account belongs to the browser session that started it: its number is kept in the session, and nothing else is.
+account belongs to the browser session that started it, or that opened the signed link from a mail about it
+(``applicant_link``): its number is kept in the session, and nothing else is.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from sleutelbos.requests.signatures import (
     request_level,
     signatures_required,
 )
+from sleutelbos.requests.signing import request_by_applicant_token
 from sleutelbos.requests.states import can_transition
 from sleutelbos.requests.summary import listed, manager_role, requested_grants
 
@@ -291,34 +293,87 @@ def _signature_rule(obj: Request) -> str:
 # Step 1: the organisation
 
 
-def _prefill(data: dict[str, Any]) -> tuple[list[MandateWish], str]:
-    """The mandate a refusal page asks for (provider OIN, ServiceUUID, level), as a wish; and a notice if unusable."""
-    provider_oin = (data.get("provider") or "").strip()
-    service = (data.get("service") or "").strip()
+def _prefill(
+    data: dict[str, Any], *, means: Level | None, branches: list[dict[str, str]]
+) -> tuple[list[MandateWish], list[str]]:
+    """The mandate a link asks for, as a wish; and what to tell the applicant about it.
+
+    A refusal page names one service (provider OIN, ServiceUUID, level). The link to renew an expiring mandate names
+    the whole mandate in the names of the mandate form (``scope``, ``providers``, ``services``, ``level``,
+    ``branch_number``): anyone can change an address, so it is checked by that form, and a mandate that cannot be
+    asked for as given is not asked for at all (never less than the link says), with the form's errors. A level above
+    the means is kept and named, as step 2 names it: the applicant lowers it there, or has the means upgraded first.
+    """
     level_text = (data.get("level") or "").strip()
-    if not (provider_oin or service):
-        return [], ""
     try:
         level = Level.parse(level_text) if level_text else None
     except ValueError:
         level = None
-    scope = None
-    if service:
-        try:
-            uuid = UUID(service)
-        except ValueError:
-            uuid = None
-        definition = ServiceDefinition.objects.filter(uuid=uuid).first() if uuid else None
-        if definition is not None:
-            scope = Scope.of_services(uuid)
-            level = level or Level(definition.level)
-    if scope is None and provider_oin:
-        provider = ServiceProvider.objects.filter(oin=provider_oin).first()
-        if provider is not None:
-            scope = Scope.of_providers(provider)
-    if scope is None:
-        return [], _("The service asked for is not in the catalogue; choose the mandates yourself.")
-    return [MandateWish(scope=scope, level=level or Level.EH3, years=1)], ""
+    if (data.get("scope") or "").strip():
+        services = []
+        for value in data.get("services") or []:
+            try:
+                services.append(str(UUID(value)))
+            except ValueError:
+                services.append(value)  # the form names it as not in the catalogue
+        form = forms.MandateForm(
+            {
+                "scope": data["scope"].strip(),
+                "providers": list(data.get("providers") or []),
+                "services": services,
+                "level": int(level) if level is not None else "",
+                "years": 1,
+                "branch_number": (data.get("branch_number") or "").strip(),
+            },
+            chain=False,
+            levels=list(Level),
+            means_level=None,
+            branches=branches,
+        )
+        if not form.is_valid():
+            problems = [
+                Level.parse_error(level_text) if name == "level" and level_text and level is None else message
+                for name, errors in form.errors.items()
+                for message in errors
+            ]
+            notice = _(
+                "The mandate in the link cannot be requested as it is: %(problems)s Choose the mandates yourself."
+            )
+            return [], [notice % {"problems": " ".join(dict.fromkeys(problems))}]
+        wish = _wish_from(form.cleaned_data, chain=False)
+    else:
+        provider_oin = (data.get("provider") or "").strip()
+        service = (data.get("service") or "").strip()
+        if not (provider_oin or service):
+            return [], []
+        scope = None
+        if service:
+            try:
+                uuid = UUID(service)
+            except ValueError:
+                uuid = None
+            definition = ServiceDefinition.objects.filter(uuid=uuid).first() if uuid else None
+            if definition is not None:
+                scope = Scope.of_services(uuid)
+                level = level or Level(definition.level)
+        if scope is None and provider_oin:
+            provider = ServiceProvider.objects.filter(oin=provider_oin).first()
+            if provider is not None:
+                scope = Scope.of_providers(provider)
+        if scope is None:
+            return [], [_("The service asked for is not in the catalogue; choose the mandates yourself.")]
+        wish = MandateWish(scope=scope, level=level or Level.EH3, years=1)
+    notices = []
+    wanted = Level.parse(wish.level)
+    if means is not None and wanted > means:
+        notices.append(
+            _(
+                "Your means has level %(means)s, lower than %(level)s: change the level, or have your means upgraded "
+                "first."
+            )
+            % {"means": means.label, "level": wanted.label}
+        )
+    return [wish], notices
 
 
 @never_cache
@@ -328,7 +383,10 @@ def new(request: HttpRequest) -> HttpResponse:
     person = request.user
     means = sessions.means_level(person)
     linked = list(Organisation.objects.filter(memberships__person=person).order_by("name").distinct())
-    prefill = {key: request.GET.get(key, "") for key in ("kvk", "provider", "service", "level")}
+    prefill: dict[str, Any] = {
+        key: request.GET.get(key, "") for key in ("kvk", "provider", "service", "level", "scope", "branch_number")
+    }
+    prefill.update(providers=request.GET.getlist("providers"), services=request.GET.getlist("services"))
     initial: dict[str, Any] = {"kind": forms.MANDATES, **{k: v for k, v in prefill.items() if k != "kvk"}}
     wanted_kvk = forms.digits(prefill["kvk"])
     if linked:
@@ -355,7 +413,8 @@ def new(request: HttpRequest) -> HttpResponse:
                 kind = RequestKind.EXTRA_MANDATES
             else:
                 kind = RequestKind.EXTRA_ORGANISATION
-            wishes, notice = ([], "") if chain else _prefill(form.cleaned_data)
+            branches = [{"number": b.number, "name": b.name, "city": b.city} for b in extract.branches]
+            wishes, notices = ([], []) if chain else _prefill(form.cleaned_data, means=means, branches=branches)
             obj = request_create_draft(
                 actor=Actor.for_person(person),
                 kind=kind,
@@ -364,7 +423,7 @@ def new(request: HttpRequest) -> HttpResponse:
                 mandates=wishes,
                 language=get_language() or "",
             )
-            if notice:
+            for notice in notices:
                 messages.warning(request, notice)
             return redirect("requests:organisation", pk=obj.pk)
     context = {"form": form, "means": means, "linked": linked, "first_application": False}
@@ -783,6 +842,45 @@ def _continue_url(obj: Request) -> str:
     return reverse("requests:review", args=[obj.pk])
 
 
+def _history(obj: Request) -> list[dict[str, Any]]:
+    """The request's transitions and, between them, each representative who declined to sign (also of an earlier
+    submission), in the order they happened."""
+    entries = [
+        {"at": event.at, "state": event.get_to_state_display(), "note": event.note} for event in obj.events.all()
+    ]
+    entries += [
+        {"at": signer.declined_at, "declined": signer.functionary_name, "note": signer.decline_reason}
+        for signer in obj.signers.filter(declined_at__isnull=False)
+    ]
+    return sorted(entries, key=lambda entry: entry["at"])
+
+
+@require_safe
+@never_cache
+def applicant_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the mails to an applicant without an account: it opens their request in this browser as in the
+    one that applied (to read, withdraw, or change it while it can be changed), and no other request.
+
+    The token is signed and lasts 30 days (``signing.request_by_applicant_token``); it does not stay in the address
+    bar. A request that has an account by now opens only after logging in.
+    """
+    obj = request_by_applicant_token(token)
+    if obj is None:
+        context = {
+            "problem": "applicant_link",
+            "title": _("This link to your request does not work"),
+            "explanation": _(
+                "The link has expired (it works 30 days) or is not complete. Open the link in the most recent e-mail "
+                "about your request, or copy the whole address."
+            ),
+        }
+        return render(request, "requests/signing/refused.html", context, status=404)
+    if obj.applicant_id is None and obj.pk not in _applied(request):
+        request.session[APPLIED] = [*_applied(request), obj.pk]
+        request.session.cycle_key()
+    return redirect("requests:detail", pk=obj.pk)
+
+
 @require_safe
 @never_cache
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -801,7 +899,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         # The signing links work only while the request waits for signatures.
         "signing_open": obj.state == RequestState.AWAITING_SIGNATURES,
         "now": timezone.now(),
-        "events": obj.events.all(),
+        "history": _history(obj),
+        # Sent back to the applicant because representatives declined and too few can still sign.
+        "declined": obj.state == RequestState.DRAFT and any(signer.declined_at for signer in signers),
         "editable": obj.state in EDITABLE,
         "continue_url": _continue_url(obj) if obj.state in EDITABLE else "",
         "can_withdraw": can_transition(obj, RequestState.WITHDRAWN),
