@@ -224,6 +224,21 @@ def test_a_branch_of_the_organisation_restricts_the_mandate() -> None:
     assert grant(organisation=org, branch=branch).branch == branch
 
 
+def test_a_branch_for_chosen_services_that_refuse_one_is_refused_whoever_grants() -> None:
+    # The form, the manager's page, the approval of a request and the API all grant through this service.
+    org = f.company()
+    refusing = f.definition(name="Aktes inschrijven", branch_restriction_allowed=False)
+    accepting = f.definition(name="Parkeervergunning", branch_restriction_allowed=True)
+
+    with pytest.raises(ValidationError) as excinfo:
+        grant(organisation=org, branch=f.branch(org), scope=Scope.of_services(refusing.uuid, accepting.uuid))
+
+    assert refusal(excinfo) == {"branch": ["branch_not_accepted"]}
+    assert "Aktes inschrijven" in str(excinfo.value) and "Parkeervergunning" not in str(excinfo.value)
+    restricted = grant(organisation=org, branch=f.branch(org), scope=Scope.of_services(accepting.uuid))
+    assert restricted.branch is not None
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Revocation
 

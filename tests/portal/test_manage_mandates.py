@@ -227,7 +227,7 @@ def test_an_expired_mandate_is_reactivated_once_as_the_same_mandate_from_today(b
     manager = manager_of(bakery)
     branch = factories.branch(bakery)
     joost = member_of(bakery)
-    service = factories.definition(name="Kadastrale kaart", level=Level.EH2)
+    service = factories.definition(name="Kadastrale kaart", level=Level.EH2, branch_restriction_allowed=True)
     old = factories.mandate(
         joost,
         bakery,

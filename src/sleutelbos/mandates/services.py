@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -10,6 +11,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import formats, timezone
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -17,6 +19,7 @@ from sleutelbos.audit.services import Actor, audit_record
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
 from sleutelbos.identity.models import Means, Person
+from sleutelbos.mandates.describe import service_labels
 from sleutelbos.mandates.models import (
     ChainMandate,
     ChainMandateProvider,
@@ -149,6 +152,32 @@ def _check_holder(holder: Person, level: Level) -> None:
         )
 
 
+def branch_not_accepted(services: Iterable[UUID | str]) -> ValidationError | None:
+    """The error for a branch restriction on chosen services of which some do not accept one, naming them; None
+    when all accept it. A restricted mandate serves no service that refuses a branch (AS "Vaststellen
+    bevoegdheid", ``mandates.decisions``); a ServiceUUID two providers publish must be accepted by both. Only chosen
+    services are checked: a provider's later services may still accept a branch."""
+    refusing = set(
+        ServiceDefinition.objects.filter(uuid__in=list(services), branch_restriction_allowed=False).values_list(
+            "uuid", flat=True
+        )
+    )
+    if not refusing:
+        return None
+    names = sorted(service_labels(refusing).values(), key=str.casefold)
+    return ValidationError(
+        ngettext(
+            "%(services)s does not accept a branch restriction: leave the branch empty, or leave this "
+            "service out of the mandate.",
+            "%(services)s do not accept a branch restriction: leave the branch empty, or leave these "
+            "services out of the mandate.",
+            len(names),
+        )
+        % {"services": get_text_list(names, _("and"))},
+        code="branch_not_accepted",
+    )
+
+
 @transaction.atomic
 def mandate_grant(
     *,
@@ -168,6 +197,10 @@ def mandate_grant(
     _check_holder(holder, level)
     if branch is not None and branch.organisation_id != organisation.pk:
         raise fail("branch", _("This branch belongs to another organisation."), code="other_organisation")
+    if branch is not None and scope.kind == ScopeKind.SERVICES:
+        refused = branch_not_accepted(scope.services)
+        if refused is not None:
+            raise ValidationError({"branch": refused})
     _check_manager(actor, organisation, level)
     membership_ensure(actor=actor, person=holder, organisation=organisation)
     mandate = Mandate.objects.create(

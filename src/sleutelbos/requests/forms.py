@@ -13,14 +13,13 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition, ServiceProvider
-from sleutelbos.mandates.describe import service_labels
 from sleutelbos.mandates.models import ScopeKind
+from sleutelbos.mandates.services import branch_not_accepted
 from sleutelbos.organisations.models import Organisation
 from sleutelbos.requests.models import Years
 from sleutelbos.requests.signatures import Representative, SignaturesNotOnline, signatures_required
@@ -280,32 +279,9 @@ class MandateForm(forms.Form):
         return cleaned
 
     def _check_branch_accepted(self, services: Sequence[str]) -> None:
-        """A branch restriction only for services that accept one: a restricted mandate serves no other service
-        (AS "Vaststellen bevoegdheid"; ``mandates.decisions``). A ServiceUUID two providers publish must be accepted
-        by both. Only for chosen services: a provider's later services may still accept one."""
-        refusing = set(
-            ServiceDefinition.objects.filter(uuid__in=services, branch_restriction_allowed=False).values_list(
-                "uuid", flat=True
-            )
-        )
-        if not refusing:
-            return
-        labels = service_labels(refusing)
-        names = sorted(labels.values(), key=str.casefold)
-        self.add_error(
-            "branch_number",
-            ValidationError(
-                ngettext(
-                    "%(services)s does not accept a branch restriction: leave the branch empty, or leave this "
-                    "service out of the mandate.",
-                    "%(services)s do not accept a branch restriction: leave the branch empty, or leave these "
-                    "services out of the mandate.",
-                    len(names),
-                )
-                % {"services": get_text_list(names, _("and"))},
-                code="branch_not_accepted",
-            ),
-        )
+        refused = branch_not_accepted(services)
+        if refused is not None:
+            self.add_error("branch_number", refused)
 
 
 class ManagerForm(forms.Form):
