@@ -402,6 +402,11 @@ def test_a_chain_mandate_does_not_help_when_the_employee_mandate_does_not_cover_
     decision = decide(w["employee"], w["client"], elsewhere, intermediary=w["intermediary"])
 
     assert codes(decision) == ["no_mandate"]
+    # The mandate missing is one from the person's own organisation, not from the client.
+    assert message(decision, "no_mandate") == (
+        "You have no mandate from your own organisation, through which you act for this client, that covers this "
+        "service."
+    )
 
 
 def test_a_branch_restricted_employee_mandate_cannot_be_used_for_a_client() -> None:

@@ -63,7 +63,14 @@ def _level(value: int) -> str:
 
 # code -> function(params) -> sentence in the active language. The codes are a stable public contract.
 _MESSAGES: dict[str, Any] = {
-    "no_mandate": lambda p: gettext("You have no mandate from this organisation that covers this service."),
+    "no_mandate": lambda p: (
+        gettext(
+            "You have no mandate from your own organisation, through which you act for this client, that covers "
+            "this service."
+        )
+        if p.get("through_intermediary")
+        else gettext("You have no mandate from this organisation that covers this service.")
+    ),
     "mandate_level_too_low": lambda p: (
         gettext("Your mandate is for level %(mandate_level)s, but this service asks for %(level)s.")
         % {"mandate_level": _level(p["mandate_level"]), "level": _level(p["level"])}
@@ -257,7 +264,8 @@ def evaluate(
     usable: list[GrantFacts] = []
     covering = [grant for grant in mandates if grant.covers(service)]
     if not covering:
-        reasons.append(Reason("no_mandate"))
+        # Acting for a client, the mandate needed is one from the intermediary, the person's own organisation.
+        reasons.append(Reason("no_mandate", {"through_intermediary": True} if in_chain else {}))
     for grant in covering:
         problems = grant.problems(level=asked, at=at, chain=False)
         if grant.branch is not None:
