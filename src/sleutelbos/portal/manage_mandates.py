@@ -12,6 +12,7 @@ chain-mandate request for the organisation, and the request wizard takes it from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -307,19 +308,38 @@ def reactivate(request: HttpRequest, managed: Managed, mandate: int) -> HttpResp
 def revoke(request: HttpRequest, managed: Managed, mandate: int) -> HttpResponse:
     """Revoke a mandate at once and for good, after confirmation."""
     found = _mandate(managed, mandate)
+    return _revoke_page(
+        request,
+        managed,
+        found,
+        revoke=lambda reason: mandate_revoke(actor=managed.actor, mandate=found, reason=reason),
+        done=_("The mandate of %(name)s is revoked: it no longer gives access.") % {"name": found.holder.name},
+        back="manage_mandates",
+        template="mandates_revoke.html",
+    )
+
+
+def _revoke_page(
+    request: HttpRequest,
+    managed: Managed,
+    found: Grant,
+    *,
+    revoke: Callable[[str], object],
+    done: str,
+    back: str,
+    template: str,
+) -> HttpResponse:
+    """The confirmation page of a revocation, and the revocation once confirmed with a reason."""
     form = RevokeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            mandate_revoke(actor=managed.actor, mandate=found, reason=form.cleaned_data["reason"])
+            revoke(form.cleaned_data["reason"])
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(
-                request,
-                _("The mandate of %(name)s is revoked: it no longer gives access.") % {"name": found.holder.name},
-            )
-            return redirect("manage_mandates", organisation=managed.organisation.pk)
-    return _action_page(request, managed, found, template="mandates_revoke.html", form=form)
+            messages.success(request, done)
+            return redirect(back, organisation=managed.organisation.pk)
+    return _action_page(request, managed, found, template=template, form=form)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -374,17 +394,13 @@ def chain_mandate_revoke_page(request: HttpRequest, managed: Managed, chain_mand
     )
     if found is None:
         raise Http404
-    form = RevokeForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            chain_mandate_revoke(actor=managed.actor, chain_mandate=found, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(
-                request,
-                _("The chain mandate of %(name)s is revoked: it no longer acts for this organisation.")
-                % {"name": found.intermediary.name},
-            )
-            return redirect("manage_chain_mandates", organisation=managed.organisation.pk)
-    return _action_page(request, managed, found, template="chain_mandates_revoke.html", form=form)
+    return _revoke_page(
+        request,
+        managed,
+        found,
+        revoke=lambda reason: chain_mandate_revoke(actor=managed.actor, chain_mandate=found, reason=reason),
+        done=_("The chain mandate of %(name)s is revoked: it no longer acts for this organisation.")
+        % {"name": found.intermediary.name},
+        back="manage_chain_mandates",
+        template="chain_mandates_revoke.html",
+    )
