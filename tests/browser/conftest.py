@@ -94,3 +94,28 @@ def blocking_violations(axe: Axe, page: Page) -> tuple[list[dict], str]:
         f"{v['id']} ({v['impact']}): {v['help']} — {[node['target'] for node in v['nodes']]}" for v in violations
     )
     return violations, report
+
+
+def assert_accessible(axe: Axe, page: Page) -> None:
+    """No serious or critical axe-core violation on the page."""
+    violations, report = blocking_violations(axe, page)
+    assert violations == [], report
+
+
+def give_session(page: Page, live_server, person, level=None) -> None:
+    """Give the browser the session of ``person`` logged in (at ``level``, when given); the login itself has its
+    own browser tests."""
+    from django.conf import settings
+    from django.test import Client
+
+    from sleutelbos.identity import sessions
+
+    client = Client()
+    client.force_login(person)
+    if level is not None:
+        session = client.session
+        session[sessions.AUTH_LEVEL] = int(level)
+        session.save()
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": client.session.session_key, "url": live_server.url}]
+    )

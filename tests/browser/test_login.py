@@ -10,7 +10,7 @@ from django.core import mail
 from playwright.sync_api import Page, expect
 
 from sleutelbos.catalogue.levels import Level
-from tests.browser.conftest import ConsoleLog, blocking_violations
+from tests.browser.conftest import ConsoleLog, assert_accessible
 from tests.identity.test_login import PASSWORD, add_totp, next_code, person_with_password
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,11 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _fast_hashes(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def assert_accessible(axe: Axe, page: Page) -> None:
-    violations, report = blocking_violations(axe, page)
-    assert violations == [], report
 
 
 def fill_password(page: Page, url: str, email: str, password: str = PASSWORD) -> None:

@@ -14,8 +14,7 @@ from sleutelbos.catalogue.levels import Level
 from sleutelbos.mandates.services import mandate_revoke
 from sleutelbos.organisations.services import membership_ensure, membership_set_manager
 from tests import factories
-from tests.browser.conftest import ConsoleLog
-from tests.browser.test_portal import assert_accessible, log_in
+from tests.browser.conftest import ConsoleLog, assert_accessible, give_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +36,7 @@ def world() -> dict:
 
 def test_a_manager_filters_and_downloads_the_audit_trail(live_server, page: Page, axe: Axe, console: ConsoleLog, world):
     bakery = world["bakery"]
-    log_in(page, live_server, world["manager"])
+    give_session(page, live_server, world["manager"])
     page.goto(f"{live_server.url}/my/organisations/{bakery.pk}/")
     page.locator(f"a[href='/my/organisations/{bakery.pk}/audit/']").click()
 

@@ -6,8 +6,6 @@ import datetime as dt
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -18,7 +16,7 @@ from sleutelbos.mandates.models import Mandate
 from sleutelbos.mandates.services import Scope
 from sleutelbos.organisations.services import membership_ensure, membership_set_manager
 from tests import factories
-from tests.browser.conftest import ConsoleLog, blocking_violations
+from tests.browser.conftest import ConsoleLog, assert_accessible, give_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,33 +40,10 @@ def world() -> dict:
     return {"bakery": bakery, "manager": manager, "employee": employee, "mandate": mandate}
 
 
-def log_in(page: Page, live_server, person) -> None:
-    """Give the browser the session of a person logged in at their means' level."""
-    client = Client()
-    client.force_login(person)
-    session = client.session
-    session[sessions.AUTH_LEVEL] = int(sessions.means_level(person))
-    session.save()
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
-def assert_accessible(axe: Axe, page: Page) -> None:
-    violations, report = blocking_violations(axe, page)
-    assert violations == [], report
-
-
 def test_a_manager_renews_revokes_and_grants(live_server, page: Page, axe: Axe, console: ConsoleLog, world):
     bakery, mandate = world["bakery"], world["mandate"]
     base = f"{live_server.url}/my/organisations/{bakery.pk}/mandates/"
-    log_in(page, live_server, world["manager"])
+    give_session(page, live_server, world["manager"], sessions.means_level(world["manager"]))
     page.goto(base)
     expect(page.locator("html")).to_have_attribute("lang", "nl")
     row = page.locator(f"tr[data-mandate='{mandate.pk}']")

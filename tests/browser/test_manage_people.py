@@ -7,20 +7,17 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings
 from django.core import mail
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from sleutelbos.audit.services import SYSTEM
 from sleutelbos.catalogue.levels import Level
-from sleutelbos.identity import sessions
 from sleutelbos.identity.models import Person
 from sleutelbos.organisations.models import Membership
 from sleutelbos.organisations.services import membership_ensure, membership_set_manager
 from tests import factories
-from tests.browser.conftest import ConsoleLog, blocking_violations
+from tests.browser.conftest import ConsoleLog, assert_accessible, give_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,28 +37,11 @@ def world() -> dict:
     return {"bakery": bakery, "manager": manager, "employee": employee, "away": away}
 
 
-def log_in_at(page: Page, live_server, person: Person, level: Level) -> None:
-    """Give the browser the session of a person logged in at ``level`` (the login has its own browser tests)."""
-    client = Client()
-    client.force_login(person)
-    session = client.session
-    session[sessions.AUTH_LEVEL] = int(level)
-    session.save()
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": live_server.url}]
-    )
-
-
-def assert_accessible(axe: Axe, page: Page) -> None:
-    violations, report = blocking_violations(axe, page)
-    assert violations == [], report
-
-
 def test_a_manager_invites_someone_who_accepts_from_the_mail(
     live_server, browser: Browser, page: Page, axe: Axe, console: ConsoleLog, world
 ):
     bakery = world["bakery"]
-    log_in_at(page, live_server, world["manager"], Level.EH3)
+    give_session(page, live_server, world["manager"], Level.EH3)
     page.goto(f"{live_server.url}/my/organisations/{bakery.pk}/")
     page.locator(f"main a[href='/my/organisations/{bakery.pk}/people/']").click()
     expect(page.locator("[data-people] tbody tr")).to_have_count(3)
@@ -100,7 +80,7 @@ def test_a_manager_invites_someone_who_accepts_from_the_mail(
 
 def test_unlinking_and_cleaning_up_ask_before_they_act(live_server, page: Page, axe: Axe, console: ConsoleLog, world):
     bakery, employee, away = world["bakery"], world["employee"], world["away"]
-    log_in_at(page, live_server, world["manager"], Level.EH3)
+    give_session(page, live_server, world["manager"], Level.EH3)
     page.goto(f"{live_server.url}/my/organisations/{bakery.pk}/people/")
 
     page.locator(f"tr[data-person='{employee.pk}'] a").click()
@@ -129,7 +109,7 @@ def test_a_csv_preview_is_readable(live_server, page: Page, axe: Axe, world, tmp
     bakery = world["bakery"]
     csv_file = tmp_path / "mensen.csv"
     csv_file.write_text("e-mail;naam\njan@example.nl;Jan de Vries\ngeen-adres;Iemand\n", encoding="utf-8")
-    log_in_at(page, live_server, world["manager"], Level.EH3)
+    give_session(page, live_server, world["manager"], Level.EH3)
     page.goto(f"{live_server.url}/my/organisations/{bakery.pk}/people/invite/csv/")
     assert_accessible(axe, page)
 
@@ -144,7 +124,7 @@ def test_a_csv_preview_is_readable(live_server, page: Page, axe: Axe, world, tmp
 def test_the_manager_tables_fit_a_phone_screen(live_server, page: Page, world):
     # A table may scroll inside its own box; the labels hidden for sight in its cells must not widen the page.
     bakery = world["bakery"]
-    log_in_at(page, live_server, world["manager"], Level.EH3)
+    give_session(page, live_server, world["manager"], Level.EH3)
     page.set_viewport_size({"width": 390, "height": 844})
 
     for part in ("people", "mandates", "mandates/chain", "audit"):

@@ -8,8 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import Page, expect
 
 from sleutelbos.audit.services import SYSTEM
@@ -17,7 +15,7 @@ from sleutelbos.catalogue.levels import Level
 from sleutelbos.mandates.services import Scope
 from sleutelbos.organisations.services import membership_ensure
 from tests import factories
-from tests.browser.conftest import ConsoleLog, blocking_violations
+from tests.browser.conftest import ConsoleLog, assert_accessible, give_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,28 +45,8 @@ def world() -> dict:
     return {"person": person, **services}
 
 
-def log_in(page: Page, live_server, person) -> None:
-    """Give the browser the session of a logged-in person (the login itself has its own browser tests)."""
-    client = Client()
-    client.force_login(person)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
-def assert_accessible(axe: Axe, page: Page) -> None:
-    violations, report = blocking_violations(axe, page)
-    assert violations == [], report
-
-
 def test_the_overview_from_the_header(live_server, page: Page, axe: Axe, console: ConsoleLog, world):
-    log_in(page, live_server, world["person"])
+    give_session(page, live_server, world["person"])
     page.goto(live_server.url + "/")
 
     page.locator(".site-nav a[href='/my/']").click()
@@ -88,7 +66,7 @@ def test_the_overview_from_the_header(live_server, page: Page, axe: Axe, console
 def test_where_can_i_log_in_with_the_keyboard_and_without_javascript(
     live_server, page: Page, axe: Axe, console: ConsoleLog, world
 ):
-    log_in(page, live_server, world["person"])
+    give_session(page, live_server, world["person"])
     page.goto(live_server.url + "/my/")
     page.locator("main a[href='/my/login-check/']").first.click()
     expect(page).to_have_url(live_server.url + "/my/login-check/")
@@ -119,7 +97,7 @@ def test_where_can_i_log_in_with_the_keyboard_and_without_javascript(
 
 
 def test_the_check_for_a_client_and_in_english(live_server, page: Page, axe: Axe, world):
-    log_in(page, live_server, world["person"])
+    give_session(page, live_server, world["person"])
     page.goto(live_server.url + "/my/login-check/?organisation=45678901-via-46789012")
     page.get_by_role("button", name="English").click()
 
@@ -134,7 +112,7 @@ def test_the_check_for_a_client_and_in_english(live_server, page: Page, axe: Axe
 
 
 def test_the_check_fits_a_phone_screen(live_server, page: Page, world):
-    log_in(page, live_server, world["person"])
+    give_session(page, live_server, world["person"])
     page.set_viewport_size({"width": 360, "height": 740})
 
     for path in ("/my/", "/my/login-check/"):

@@ -13,7 +13,7 @@ from sleutelbos.catalogue.models import ServiceInstance
 from sleutelbos.requests.models import RequestState
 from sleutelbos.requests.services import request_submit
 from tests import factories as f
-from tests.browser.conftest import ConsoleLog, blocking_violations
+from tests.browser.conftest import ConsoleLog, assert_accessible
 from tests.requests.signer_code import mailed_code
 from tests.requests.test_services import World, applicant, joint_request, two_signers
 from tests.requests.test_signing import link_in_mail
@@ -24,11 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def page_errors(console: ConsoleLog) -> list[str]:
     """Console errors other than the status of a page that refuses on purpose (400 for a wrong answer, 404, 410)."""
     return [error for error in console.errors if "the server responded with a status of 4" not in error]
-
-
-def assert_accessible(axe: Axe, page: Page) -> None:
-    violations, report = blocking_violations(axe, page)
-    assert violations == [], report
 
 
 def test_a_representative_signs_in_the_browser(live_server, page: Page, axe: Axe, console: ConsoleLog) -> None:

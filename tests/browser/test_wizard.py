@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 from sleutelbos.catalogue.levels import Level
 from sleutelbos.requests.models import Request, RequestState
 from tests import factories as f
-from tests.browser.conftest import ConsoleLog
-from tests.browser.test_login import assert_accessible, fill_password
+from tests.browser.conftest import ConsoleLog, assert_accessible
+from tests.browser.test_login import fill_password
 from tests.identity.test_login import person_with_password
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
