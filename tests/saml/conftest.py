@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
 
+from sleutelbos.saml.idp import idp_config
 from sleutelbos.saml.protocol import xml
+
+
+@contextlib.contextmanager
+def broker_at(settings: Any, tmp_path: Path, base_url: str) -> Iterator[None]:
+    """The broker at the public URL ``base_url``, with its own development key under ``tmp_path``; fast password
+    hashes for the people who log in."""
+    settings.VAR_DIR = tmp_path / "var"
+    settings.SAML_IDP_BASE_URL = base_url
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    idp_config.cache_clear()
+    yield
+    idp_config.cache_clear()
 
 
 @pytest.fixture

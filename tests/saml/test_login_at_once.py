@@ -21,13 +21,14 @@ from sleutelbos.catalogue.levels import Level
 from sleutelbos.catalogue.models import ServiceDefinition
 from sleutelbos.mandates.models import Mandate
 from sleutelbos.saml import selectors
-from sleutelbos.saml.idp import ARTIFACT_RESOLUTION_PATH, idp_config
+from sleutelbos.saml.idp import ARTIFACT_RESOLUTION_PATH
 from sleutelbos.saml.models import ArtifactRecord
 from sleutelbos.saml.protocol import soap
 from sleutelbos.saml.protocol.keys import certificate_base64, generate_development_keypair
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 from tests.identity.test_login import PASSWORD, person_with_password
+from tests.saml.conftest import broker_at
 from tests.saml.test_sso import (
     ACS_ARTIFACT,
     BASE_URL,
@@ -53,12 +54,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _broker(settings, tmp_path: Path) -> Iterator[None]:
     """The broker at a fixed public URL, with its own development key; fast password hashes."""
-    settings.VAR_DIR = tmp_path / "var"
-    settings.SAML_IDP_BASE_URL = BASE_URL
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    idp_config.cache_clear()
-    yield
-    idp_config.cache_clear()
+    with broker_at(settings, tmp_path, BASE_URL):
+        yield
 
 
 @pytest.fixture

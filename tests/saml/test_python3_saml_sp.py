@@ -30,6 +30,7 @@ from sleutelbos.saml.protocol.xml import NAMESPACES
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 from tests.identity.test_login import add_totp, person_with_password
+from tests.saml.conftest import broker_at
 from tests.saml.etoegang import (
     ACTING_SUBJECT,
     BRANCH,
@@ -73,12 +74,8 @@ def python3_saml() -> Path:
 @pytest.fixture(autouse=True)
 def _broker(settings, tmp_path: Path, live_server) -> Iterator[None]:
     """The broker on the live server, with its own development key; fast password hashes."""
-    settings.VAR_DIR = tmp_path / "var"
-    settings.SAML_IDP_BASE_URL = live_server.url
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    idp_config.cache_clear()
-    yield
-    idp_config.cache_clear()
+    with broker_at(settings, tmp_path, live_server.url):
+        yield
 
 
 class Dv:

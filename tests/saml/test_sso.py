@@ -33,6 +33,7 @@ from sleutelbos.saml.protocol.xml import NAMESPACES
 from sleutelbos.saml.services import sp_register_from_metadata
 from tests import factories as f
 from tests.identity.test_login import PASSWORD, add_totp, next_code, person_with_password
+from tests.saml.conftest import broker_at
 
 pytestmark = pytest.mark.django_db
 
@@ -72,12 +73,8 @@ def dv_metadata(entity_id: str = DV_ENTITY_ID) -> bytes:
 @pytest.fixture(autouse=True)
 def _broker(settings, tmp_path: Path) -> Iterator[None]:
     """The broker at a fixed public URL, with its own development key; fast password hashes."""
-    settings.VAR_DIR = tmp_path / "var"
-    settings.SAML_IDP_BASE_URL = BASE_URL
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    idp_config.cache_clear()
-    yield
-    idp_config.cache_clear()
+    with broker_at(settings, tmp_path, BASE_URL):
+        yield
 
 
 class World:
