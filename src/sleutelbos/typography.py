@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 # sentence ends: before white space, a tag or the end of the text. Not inside attribute values (a quote follows
 # there), so what a form sends back is never changed.
 _DOUBLED = re.compile(r"(?<=\b[A-Za-z]\.)\.(?=\s|<|$)")
-_DOUBLED_BYTES = re.compile(rb"(?<=\b[A-Za-z]\.)\.(?=\s|<|$)")
+_DOUBLED_BYTES = re.compile(_DOUBLED.pattern.encode("ascii"))
 
 
 def single_full_stops(text: str) -> str:
